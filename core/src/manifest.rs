@@ -219,6 +219,37 @@ fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or("").trim().to_owned()
 }
 
+/// Why an object could not be written as YAML or JSON.
+#[derive(Debug, thiserror::Error)]
+#[error("could not serialize: {0}")]
+pub struct EmitError(String);
+
+fn emit_options() -> serde_saphyr::SerializerOptions {
+    // Base64 values stay on one line: no folded or literal block scalars.
+    serde_saphyr::ser_options! { prefer_block_scalars: false }
+}
+
+/// Writes objects as YAML documents separated by `---`.
+pub fn to_yaml<T: serde::Serialize>(objects: &[T]) -> Result<String, EmitError> {
+    serde_saphyr::to_string_multiple_with_options(objects, emit_options())
+        .map_err(|e| EmitError(e.to_string()))
+}
+
+/// Writes one object as pretty JSON, or several as a `v1` `List`, with a final newline.
+pub fn to_json<T: serde::Serialize>(objects: &[T]) -> Result<String, EmitError> {
+    let mut text = match objects {
+        [one] => serde_json::to_string_pretty(one),
+        many => serde_json::to_string_pretty(&serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "List",
+            "items": many,
+        })),
+    }
+    .map_err(|e| EmitError(e.to_string()))?;
+    text.push('\n');
+    Ok(text)
+}
+
 /// 1-based line of byte offset `at` in `text`.
 pub fn line_of(text: &str, at: usize) -> usize {
     text.as_bytes()[..at.min(text.len())]
@@ -271,6 +302,20 @@ mod tests {
         ));
         let err = parse_documents(b"a: b\n  c: [\n").unwrap_err();
         assert!(matches!(err, ManifestError::Yaml { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn yaml_output_keeps_long_strings_on_one_line() {
+        let long = "QUJD".repeat(100);
+        let text = to_yaml(&[
+            serde_json::json!({"kind": "A", "v": long}),
+            serde_json::json!({"kind": "B"}),
+        ])
+        .unwrap();
+        assert!(text.lines().any(|l| l.trim() == format!("v: {long}")), "{text}");
+        let back = parse_documents(text.as_bytes()).unwrap();
+        assert_eq!(back.len(), 2);
+        assert_eq!(back[0].value["v"], long);
     }
 
     #[test]

@@ -1,0 +1,171 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use sealgate_core::Scope;
+
+/// Seal Kubernetes Secrets so they are safe to commit, and check manifests before they deploy.
+#[derive(Debug, Parser)]
+#[command(name = "sealgate", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Seal a Secret into a SealedSecret that is safe to commit.
+    #[command(after_help = SEAL_EXAMPLES)]
+    Seal(Box<SealArgs>),
+    /// Unseal SealedSecrets with an identity file (recovery path); prints the Secrets.
+    #[command(after_help = UNSEAL_EXAMPLES)]
+    Unseal(UnsealArgs),
+    /// Generate a new age identity and print its recipient.
+    #[command(after_help = KEYGEN_EXAMPLES)]
+    Keygen(KeygenArgs),
+    /// Print a shell completion script.
+    #[command(after_help = "Example:\n  sealgate completions bash > /etc/bash_completion.d/sealgate")]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+const SEAL_EXAMPLES: &str = "\
+Examples:
+  # Seal a Secret manifest (recipients from a file kept in the repository)
+  sealgate seal --recipients-file .sealgate/recipients.txt -f secret.yaml -w sealed.yaml
+
+  # Build the Secret from literals, files and an env file, like kubectl create secret generic
+  sealgate seal -r age1... --name db-creds --namespace prod \\
+      --from-literal username=app --from-file password=./pw.txt --from-env-file .env
+
+  # Pipe from kubectl
+  kubectl create secret generic db --from-literal=password=s3cr3t --dry-run=client -o yaml \\
+      | sealgate seal -r age1... --namespace prod
+
+  # Add or replace one key in an existing SealedSecret; other values stay byte-identical
+  sealgate seal -r age1... --merge-into sealed.yaml --from-literal password=new
+
+  # One sealed value for a hand-edited manifest
+  printf %s \"$TOKEN\" | sealgate seal -r age1... --raw --namespace prod --name api --key token
+
+Recipients come from -r, --recipients-file, or SEALGATE_RECIPIENTS (commas or spaces).";
+
+const UNSEAL_EXAMPLES: &str = "\
+Examples:
+  # Recover Secrets with a backed-up cluster key or a recovery key
+  sealgate unseal -i recovery-key.txt -f sealed.yaml > secret.yaml";
+
+const KEYGEN_EXAMPLES: &str = "\
+Examples:
+  # Write a recovery key (mode 0600) and capture its recipient
+  RECIPIENT=$(sealgate keygen -o recovery-key.txt)
+
+  # Print a key to standard output, age-keygen style
+  sealgate keygen";
+
+/// Output format for objects.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// YAML documents separated by `---`.
+    #[default]
+    Yaml,
+    /// JSON: one object, or a v1 List for several.
+    Json,
+}
+
+/// Where the recipients come from.
+#[derive(Debug, Args)]
+pub struct RecipientArgs {
+    /// Recipient (age1…) to seal to; repeatable.
+    #[arg(short = 'r', long = "recipient", value_name = "AGE_RECIPIENT")]
+    pub recipients: Vec<String>,
+    /// File of recipients, one per line; `#` starts a comment.
+    #[arg(long, value_name = "FILE")]
+    pub recipients_file: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SealArgs {
+    /// Secret manifest to seal (YAML or JSON, several documents allowed); `-` for stdin.
+    #[arg(short = 'f', long = "filename", value_name = "FILE", conflicts_with_all = ["literals", "files", "env_files", "name", "secret_type", "raw"])]
+    pub file: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub recipients: RecipientArgs,
+
+    /// Name of the Secret to build (with --from-*), or of the value's Secret (with --raw).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Namespace; fills in objects without one, and must match those that have one.
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+    /// Type of the Secret to build.
+    #[arg(long = "type", value_name = "TYPE")]
+    pub secret_type: Option<String>,
+    /// KEY=VALUE pair to put in the Secret; repeatable.
+    #[arg(long = "from-literal", value_name = "KEY=VALUE")]
+    pub literals: Vec<String>,
+    /// [KEY=]PATH: a file's contents (key defaults to its file name), or every file in a directory.
+    #[arg(long = "from-file", value_name = "[KEY=]PATH")]
+    pub files: Vec<String>,
+    /// File of KEY=VALUE lines (kubectl's env-file rules); repeatable.
+    #[arg(long = "from-env-file", value_name = "PATH")]
+    pub env_files: Vec<PathBuf>,
+
+    /// What the sealed values are bound to [default: strict; namespace for --raw without --name].
+    #[arg(long, value_parser = parse_scope)]
+    pub scope: Option<Scope>,
+
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Yaml)]
+    pub format: Format,
+    /// Write to this file (atomically) instead of standard output.
+    #[arg(
+        short = 'w',
+        long = "write",
+        value_name = "FILE",
+        conflicts_with = "merge_into"
+    )]
+    pub write: Option<PathBuf>,
+
+    /// Add or replace the given keys in this SealedSecret file, in place.
+    #[arg(long, value_name = "FILE", conflicts_with = "raw")]
+    pub merge_into: Option<PathBuf>,
+
+    /// Seal one value (stdin or --from-file PATH) and print only the sealed text.
+    #[arg(long, requires = "key")]
+    pub raw: bool,
+    /// The data key the raw value is sealed for.
+    #[arg(long, requires = "raw")]
+    pub key: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct UnsealArgs {
+    /// Identity file (age-keygen format, one or more keys); repeatable.
+    #[arg(short = 'i', long = "identity", value_name = "FILE", required = true)]
+    pub identities: Vec<PathBuf>,
+    /// SealedSecret manifest; `-` or absent for stdin.
+    #[arg(short = 'f', long = "filename", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Namespace for SealedSecrets that have none.
+    #[arg(short = 'n', long, default_value = "default")]
+    pub namespace: String,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Yaml)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Write the identity to this file (mode 0600; never overwrites) instead of standard output.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+fn parse_scope(s: &str) -> Result<Scope, String> {
+    s.parse()
+}
