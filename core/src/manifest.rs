@@ -219,6 +219,136 @@ fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or("").trim().to_owned()
 }
 
+/// A YAML node with the line it starts on, for pointing findings at lines.
+///
+/// Building this tree costs more than plain parsing, so [`parse_documents`]
+/// does not; [`locate`] builds it only for inputs that have something to report.
+#[derive(Debug)]
+enum Node {
+    Scalar(Option<String>),
+    Seq(Vec<Spanned<Node>>),
+    Map(Vec<(String, Spanned<Node>)>),
+}
+
+impl<'de> serde::Deserialize<'de> for Node {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Node;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any YAML node")
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Node, E> {
+                Ok(Node::Scalar(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Node, E> {
+                Ok(Node::Scalar(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Node, E> {
+                Ok(Node::Scalar(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Node, E> {
+                Ok(Node::Scalar(None))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Node, E> {
+                // Only short strings can be names used in paths; values are not kept.
+                Ok(Node::Scalar((v.len() <= 253).then(|| v.to_owned())))
+            }
+            fn visit_unit<E>(self) -> Result<Node, E> {
+                Ok(Node::Scalar(None))
+            }
+            fn visit_none<E>(self) -> Result<Node, E> {
+                Ok(Node::Scalar(None))
+            }
+            fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Node, D::Error> {
+                serde::Deserialize::deserialize(d)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(Node::Seq(items))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(key) = map.next_key::<serde_json::Value>()? {
+                    let key = match key {
+                        Value::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    entries.push((key, map.next_value()?));
+                }
+                Ok(Node::Map(entries))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Splits a field path like `spec.containers[api].env[DB.PASS]` at dots outside brackets.
+fn path_segments(path: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut depth, mut start) = (0usize, 0usize);
+    for (i, c) in path.char_indices() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth = depth.saturating_sub(1),
+            '.' if depth == 0 => {
+                out.push(&path[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&path[start..]);
+    out.into_iter().filter(|s| !s.is_empty()).collect()
+}
+
+/// Finds the 1-based line of `path` in document `index` (as numbered by [`parse_documents`])
+/// of `bytes`. Path segments are keys, and `key[selector]` picks a list element by its
+/// `name` field, or by position when the selector is a number. Falls back to the deepest
+/// part of the path that exists.
+pub fn locate(bytes: &[u8], index: usize, path: &str) -> Option<usize> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let docs: Vec<Spanned<Node>> = serde_saphyr::from_multiple_with_options(text, yaml_options()).ok()?;
+    let docs: Vec<Spanned<Node>> = docs
+        .into_iter()
+        .filter(|d| !matches!(d.value, Node::Scalar(None)))
+        .collect();
+    let mut node = docs.get(index.checked_sub(1)?)?;
+    let mut line = node.referenced.line();
+    for segment in path_segments(path) {
+        let (key, selector) = match segment.split_once('[') {
+            Some((k, rest)) => (k, Some(rest.strip_suffix(']').unwrap_or(rest))),
+            None => (segment, None),
+        };
+        if !key.is_empty() {
+            let Node::Map(entries) = &node.value else { break };
+            let Some((_, child)) = entries.iter().find(|(k, _)| k == key) else {
+                break;
+            };
+            node = child;
+            line = node.referenced.line();
+        }
+        if let Some(sel) = selector {
+            let Node::Seq(items) = &node.value else { break };
+            let by_name = items.iter().find(|item| match &item.value {
+                Node::Map(entries) => entries
+                    .iter()
+                    .any(|(k, v)| k == "name" && matches!(&v.value, Node::Scalar(Some(n)) if n == sel)),
+                _ => false,
+            });
+            let Some(item) = by_name.or_else(|| sel.parse::<usize>().ok().and_then(|i| items.get(i))) else {
+                break;
+            };
+            node = item;
+            line = node.referenced.line();
+        }
+    }
+    usize::try_from(line).ok().filter(|&l| l > 0)
+}
+
 /// Why an object could not be written as YAML or JSON.
 #[derive(Debug, thiserror::Error)]
 #[error("could not serialize: {0}")]
@@ -316,6 +446,24 @@ mod tests {
         let back = parse_documents(text.as_bytes()).unwrap();
         assert_eq!(back.len(), 2);
         assert_eq!(back[0].value["v"], long);
+    }
+
+    #[test]
+    fn locate_finds_lines_by_name_and_index() {
+        let text = b"kind: ConfigMap\n---\nkind: Deployment\nspec:\n  template:\n    spec:\n      containers:\n      - name: web\n        image: x\n      - name: api\n        env:\n        - name: DB.PASS\n          valueFrom: {}\n";
+        assert_eq!(
+            locate(text, 2, "spec.template.spec.containers[api].env[DB.PASS]"),
+            Some(12)
+        );
+        assert_eq!(locate(text, 2, "spec.template.spec.containers[1]"), Some(10));
+        assert_eq!(
+            locate(text, 2, "spec.template.spec.containers[nope].env"),
+            Some(8)
+        );
+        assert_eq!(locate(text, 1, "kind"), Some(1));
+        assert_eq!(locate(text, 3, "kind"), None);
+        let json = b"{\"kind\": \"Pod\",\n \"spec\": {\"containers\": [\n {\"name\": \"a\"}]}}";
+        assert_eq!(locate(json, 1, "spec.containers[a]"), Some(3));
     }
 
     #[test]
