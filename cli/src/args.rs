@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use sealgate_core::Scope;
 
+use crate::report::ReportFormat;
+
 /// Seal Kubernetes Secrets so they are safe to commit, and check manifests before they deploy.
 #[derive(Debug, Parser)]
 #[command(name = "sealgate", version, propagate_version = true, max_term_width = 100)]
@@ -24,6 +26,9 @@ pub enum Command {
     /// Generate a new age identity and print its recipient.
     #[command(after_help = KEYGEN_EXAMPLES)]
     Keygen(KeygenArgs),
+    /// Pre-commit check: fail on plaintext Secrets and .env files.
+    #[command(after_help = SCAN_EXAMPLES)]
+    Scan(ScanArgs),
     /// Print a shell completion script.
     #[command(after_help = "Example:\n  sealgate completions bash > /etc/bash_completion.d/sealgate")]
     Completions {
@@ -52,6 +57,16 @@ Examples:
   printf %s \"$TOKEN\" | sealgate seal -r age1... --raw --namespace prod --name api --key token
 
 Recipients come from -r, --recipients-file, or SEALGATE_RECIPIENTS (commas or spaces).";
+
+const SCAN_EXAMPLES: &str = "\
+Examples:
+  # Check the whole repository
+  sealgate scan .
+
+  # As a pre-commit hook (see .pre-commit-hooks.yaml), on the staged files
+  sealgate scan deploy/secret.yaml .env.production
+
+Exit status: 0 clean, 1 findings at error level, 2 unusable input.";
 
 const UNSEAL_EXAMPLES: &str = "\
 Examples:
@@ -157,6 +172,21 @@ pub struct UnsealArgs {
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Yaml)]
     pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Files and directories to check [default: .]; `-` for standard input.
+    pub paths: Vec<PathBuf>,
+    /// Path glob to skip; repeatable (adds to `ignore:` in .sealgate.yaml).
+    #[arg(long, value_name = "GLOB")]
+    pub ignore: Vec<String>,
+    /// Settings file [default: the nearest .sealgate.yaml up to the repository root].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
 }
 
 #[derive(Debug, Args)]

@@ -2,8 +2,12 @@
 //! manage age keys. Thin: reads input, calls `sealgate-core`, writes output.
 
 mod args;
+mod config;
 mod files;
+mod inputs;
 mod keygen;
+mod report;
+mod scan;
 mod seal;
 mod unseal;
 
@@ -15,17 +19,19 @@ use args::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let done = |r: anyhow::Result<()>| r.map(|()| 0);
     let result = match cli.command {
-        Command::Seal(a) => seal::run(*a),
-        Command::Unseal(a) => unseal::run(a),
-        Command::Keygen(a) => keygen::run(a),
+        Command::Seal(a) => done(seal::run(*a)),
+        Command::Unseal(a) => done(unseal::run(a)),
+        Command::Keygen(a) => done(keygen::run(a)),
+        Command::Scan(a) => scan::run(a),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "sealgate", &mut std::io::stdout());
-            Ok(())
+            Ok(0)
         }
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)

@@ -39,6 +39,7 @@ pub use crd::{SealedSecret, SealedSecretSpec, SealedSecretStatus, SecretTemplate
 pub use keys::{Identity, KeyError, Keyring, Recipient, RecipientSet};
 pub use seal::{Scope, SealError, UnsealError};
 pub use secret::{
-    PlainSecret, SealOptions, SecretError, merge_into, seal_secret, sealed_from_manifest, unseal_secret,
+    PlainSecret, SealOptions, SecretError, merge_into, plaintext_keys, seal_secret, sealed_from_manifest,
+    unseal_secret,
 };
 pub use secret_bytes::{SecretBytes, zeroize_json};

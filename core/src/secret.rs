@@ -294,6 +294,32 @@ fn string_map(v: Option<&Value>, field: &str) -> Result<BTreeMap<String, String>
     }
 }
 
+/// Whether `value` is a `v1` `Secret` that carries values in plaintext (`data` or
+/// `stringData` with at least one key) and is not annotated as intentionally plain
+/// ([`names::ANNOTATION_PLAINTEXT_OK`]). The data keys are returned for the message.
+pub fn plaintext_keys(value: &Value) -> Option<Vec<String>> {
+    if value.get("apiVersion").and_then(Value::as_str) != Some("v1")
+        || value.get("kind").and_then(Value::as_str) != Some("Secret")
+    {
+        return None;
+    }
+    let intended = value
+        .pointer("/metadata/annotations")
+        .and_then(Value::as_object)
+        .is_some_and(|a| a.contains_key(names::ANNOTATION_PLAINTEXT_OK));
+    if intended {
+        return None;
+    }
+    let mut keys: Vec<String> = ["data", "stringData"]
+        .iter()
+        .filter_map(|f| value.get(*f).and_then(Value::as_object))
+        .flat_map(|m| m.keys().cloned())
+        .collect();
+    keys.sort();
+    keys.dedup();
+    (!keys.is_empty()).then_some(keys)
+}
+
 /// How to seal: to whom, with which scope, and the namespace to use when the Secret has none.
 #[derive(Clone, Debug)]
 pub struct SealOptions<'a> {
@@ -465,6 +491,23 @@ mod tests {
             "data": {"password": "aHVudGVyMg==", "user": "YWRtaW4="},
             "stringData": {"user": "root"}
         })
+    }
+
+    #[test]
+    fn plaintext_detection() {
+        assert_eq!(
+            plaintext_keys(&secret_json()),
+            Some(vec!["password".to_owned(), "user".to_owned()])
+        );
+        let mut ok = secret_json();
+        ok["metadata"]["annotations"][names::ANNOTATION_PLAINTEXT_OK] = json!("test fixture");
+        assert_eq!(plaintext_keys(&ok), None);
+        let empty = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "x"}, "data": {}});
+        assert_eq!(plaintext_keys(&empty), None);
+        assert_eq!(
+            plaintext_keys(&json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {"a": "b"}})),
+            None
+        );
     }
 
     #[test]
