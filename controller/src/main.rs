@@ -1,9 +1,19 @@
 //! `sealgate-controller`: turns SealedSecrets into Secrets inside the cluster.
 //!
-//! Not built yet: the sync pipeline is tracked in its own issue. This binary
-//! exists so the workspace layout matches DESIGN.md from the start.
+//! The sync pipeline is tracked in its own issue; for now this binary prints
+//! the CRD (`sealgate-controller crd`), generated from the Rust types in core.
 
-fn main() {
-    eprintln!("sealgate-controller: not implemented yet (see the controller issue)");
-    std::process::exit(2);
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    match std::env::args().nth(1).as_deref() {
+        Some("crd") => {
+            print!("{}", sealgate_core::crd::crd_yaml());
+            ExitCode::SUCCESS
+        }
+        _ => {
+            eprintln!("usage: sealgate-controller crd   (the reconcile loop is not built yet)");
+            ExitCode::from(2)
+        }
+    }
 }

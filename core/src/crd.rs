@@ -70,6 +70,19 @@ pub struct SealedSecretStatus {
     pub conditions: Vec<Condition>,
 }
 
+/// Where the generated CRD is checked in, relative to the workspace root.
+pub const CRD_PATH: &str = "charts/sealgate/crds/sealedsecrets.sealgate.dev.yaml";
+
+/// The CustomResourceDefinition, as YAML, generated from these types.
+///
+/// The chart's copy ([`CRD_PATH`]) must equal this; a test checks it.
+pub fn crd_yaml() -> String {
+    use kube::core::CustomResourceExt;
+    let header = "# Generated from core/src/crd.rs by `sealgate-controller crd`; do not edit.\n";
+    let body = crate::manifest::to_yaml(&[SealedSecret::crd()]).unwrap_or_default();
+    format!("{header}{body}")
+}
+
 impl SealedSecret {
     /// The `Ready` condition, if the controller has written one.
     pub fn ready_condition(&self) -> Option<&Condition> {
