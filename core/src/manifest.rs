@@ -18,6 +18,8 @@ pub struct Document {
     pub index: usize,
     /// 1-based line where the object starts.
     pub line: usize,
+    /// Position in the `items` of the `List` it came from, if any.
+    pub item: Option<usize>,
     /// The object.
     pub value: Value,
 }
@@ -121,7 +123,12 @@ pub fn parse_documents(bytes: &[u8]) -> Result<Vec<Document>, ManifestError> {
         let index = i + 1;
         match value {
             Value::Null => {}
-            Value::Object(_) => docs.push(Document { index, line, value }),
+            Value::Object(_) => docs.push(Document {
+                index,
+                line,
+                item: None,
+                value,
+            }),
             _ => return Err(ManifestError::NotAnObject { line, index }),
         }
     }
@@ -138,11 +145,18 @@ pub fn expand_lists(docs: Vec<Document>) -> Vec<Document> {
             continue;
         }
         if let Some(Value::Array(items)) = doc.value.get_mut("items").map(Value::take) {
-            out.extend(items.into_iter().filter(Value::is_object).map(|value| Document {
-                index: doc.index,
-                line: doc.line,
-                value,
-            }));
+            out.extend(
+                items
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(_, v)| v.is_object())
+                    .map(|(i, value)| Document {
+                        index: doc.index,
+                        line: doc.line,
+                        item: Some(i),
+                        value,
+                    }),
+            );
         }
     }
     out
@@ -305,48 +319,62 @@ fn path_segments(path: &str) -> Vec<&str> {
     out.into_iter().filter(|s| !s.is_empty()).collect()
 }
 
-/// Finds the 1-based line of `path` in document `index` (as numbered by [`parse_documents`])
-/// of `bytes`. Path segments are keys, and `key[selector]` picks a list element by its
-/// `name` field, or by position when the selector is a number. Falls back to the deepest
-/// part of the path that exists.
-pub fn locate(bytes: &[u8], index: usize, path: &str) -> Option<usize> {
-    let text = std::str::from_utf8(bytes).ok()?;
-    let docs: Vec<Spanned<Node>> = serde_saphyr::from_multiple_with_options(text, yaml_options()).ok()?;
-    let docs: Vec<Spanned<Node>> = docs
-        .into_iter()
-        .filter(|d| !matches!(d.value, Node::Scalar(None)))
-        .collect();
-    let mut node = docs.get(index.checked_sub(1)?)?;
-    let mut line = node.referenced.line();
-    for segment in path_segments(path) {
-        let (key, selector) = match segment.split_once('[') {
-            Some((k, rest)) => (k, Some(rest.strip_suffix(']').unwrap_or(rest))),
-            None => (segment, None),
-        };
-        if !key.is_empty() {
-            let Node::Map(entries) = &node.value else { break };
-            let Some((_, child)) = entries.iter().find(|(k, _)| k == key) else {
-                break;
-            };
-            node = child;
-            line = node.referenced.line();
-        }
-        if let Some(sel) = selector {
-            let Node::Seq(items) = &node.value else { break };
-            let by_name = items.iter().find(|item| match &item.value {
-                Node::Map(entries) => entries
-                    .iter()
-                    .any(|(k, v)| k == "name" && matches!(&v.value, Node::Scalar(Some(n)) if n == sel)),
-                _ => false,
-            });
-            let Some(item) = by_name.or_else(|| sel.parse::<usize>().ok().and_then(|i| items.get(i))) else {
-                break;
-            };
-            node = item;
-            line = node.referenced.line();
-        }
+/// Finds lines of field paths in one input, for findings. Parses the input once, keeping
+/// positions; build it only for inputs that have something to report.
+pub struct Locator {
+    docs: Vec<Spanned<Node>>,
+}
+
+impl Locator {
+    /// Parses `bytes` again with positions; `None` if it does not parse.
+    pub fn new(bytes: &[u8]) -> Option<Self> {
+        let text = std::str::from_utf8(bytes).ok()?;
+        let docs: Vec<Spanned<Node>> = serde_saphyr::from_multiple_with_options(text, yaml_options()).ok()?;
+        let docs = docs
+            .into_iter()
+            .filter(|d| !matches!(d.value, Node::Scalar(None)))
+            .collect();
+        Some(Locator { docs })
     }
-    usize::try_from(line).ok().filter(|&l| l > 0)
+
+    /// The 1-based line of `path` in `doc`. Path segments are keys, and `key[selector]`
+    /// picks a list element by its `name` field, or by position when the selector is a
+    /// number. Falls back to the deepest part of the path that exists.
+    pub fn line(&self, doc: &Document, path: &str) -> Option<usize> {
+        let mut node = self.docs.get(doc.index.checked_sub(1)?)?;
+        let mut line = node.referenced.line();
+        let item = doc.item.map(|i| format!("items[{i}]"));
+        for segment in item.iter().map(String::as_str).chain(path_segments(path)) {
+            let (key, selector) = match segment.split_once('[') {
+                Some((k, rest)) => (k, Some(rest.strip_suffix(']').unwrap_or(rest))),
+                None => (segment, None),
+            };
+            if !key.is_empty() {
+                let Node::Map(entries) = &node.value else { break };
+                let Some((_, child)) = entries.iter().find(|(k, _)| k == key) else {
+                    break;
+                };
+                node = child;
+                line = node.referenced.line();
+            }
+            if let Some(sel) = selector {
+                let Node::Seq(items) = &node.value else { break };
+                let by_name = items.iter().find(|item| match &item.value {
+                    Node::Map(entries) => entries
+                        .iter()
+                        .any(|(k, v)| k == "name" && matches!(&v.value, Node::Scalar(Some(n)) if n == sel)),
+                    _ => false,
+                });
+                let Some(item) = by_name.or_else(|| sel.parse::<usize>().ok().and_then(|i| items.get(i)))
+                else {
+                    break;
+                };
+                node = item;
+                line = node.referenced.line();
+            }
+        }
+        usize::try_from(line).ok().filter(|&l| l > 0)
+    }
 }
 
 /// Why an object could not be written as YAML or JSON.
@@ -451,19 +479,35 @@ mod tests {
     #[test]
     fn locate_finds_lines_by_name_and_index() {
         let text = b"kind: ConfigMap\n---\nkind: Deployment\nspec:\n  template:\n    spec:\n      containers:\n      - name: web\n        image: x\n      - name: api\n        env:\n        - name: DB.PASS\n          valueFrom: {}\n";
+        let docs = parse_documents(text).unwrap();
+        let loc = Locator::new(text).unwrap();
+        let d = &docs[1];
         assert_eq!(
-            locate(text, 2, "spec.template.spec.containers[api].env[DB.PASS]"),
+            loc.line(d, "spec.template.spec.containers[api].env[DB.PASS]"),
             Some(12)
         );
-        assert_eq!(locate(text, 2, "spec.template.spec.containers[1]"), Some(10));
-        assert_eq!(
-            locate(text, 2, "spec.template.spec.containers[nope].env"),
-            Some(8)
-        );
-        assert_eq!(locate(text, 1, "kind"), Some(1));
-        assert_eq!(locate(text, 3, "kind"), None);
+        assert_eq!(loc.line(d, "spec.template.spec.containers[1]"), Some(10));
+        assert_eq!(loc.line(d, "spec.template.spec.containers[nope].env"), Some(8));
+        assert_eq!(loc.line(&docs[0], "kind"), Some(1));
+        let missing = Document {
+            index: 3,
+            ..docs[0].clone()
+        };
+        assert_eq!(loc.line(&missing, "kind"), None);
+
         let json = b"{\"kind\": \"Pod\",\n \"spec\": {\"containers\": [\n {\"name\": \"a\"}]}}";
-        assert_eq!(locate(json, 1, "spec.containers[a]"), Some(3));
+        let docs = parse_documents(json).unwrap();
+        assert_eq!(
+            Locator::new(json).unwrap().line(&docs[0], "spec.containers[a]"),
+            Some(3)
+        );
+
+        let list = b"kind: List\nitems:\n- kind: Pod\n  metadata: {name: a}\n- kind: Pod\n  spec:\n    containers: []\n";
+        let docs = expand_lists(parse_documents(list).unwrap());
+        assert_eq!(
+            Locator::new(list).unwrap().line(&docs[1], "spec.containers"),
+            Some(7)
+        );
     }
 
     #[test]
