@@ -8,7 +8,9 @@
 //! - one value for a hand-edited manifest: [`seal::Binding::new`] then [`seal::seal_value`];
 //! - unsealing (controller, recovery): [`unseal_secret`], or [`seal::unseal_value`]
 //!   for one value; both verify the binding before returning anything;
-//! - reading YAML/JSON input under a budget: [`manifest::parse_documents`].
+//! - reading YAML/JSON input under a budget: [`manifest::parse_documents`];
+//! - is every Secret a workload needs provided? [`refs::extract`], an
+//!   [`inventory::Inventory`] (e.g. [`inventory::MemoryInventory`]), then [`policy::evaluate`].
 //!
 //! ```
 //! use sealgate_core::{Identity, Keyring, RecipientSet, seal::{self, Binding, Location, Scope}};
@@ -27,10 +29,13 @@
 #![warn(missing_docs)]
 
 pub mod crd;
+pub mod inventory;
 pub mod keys;
 pub mod manifest;
 pub mod names;
 pub mod naming;
+pub mod policy;
+pub mod refs;
 pub mod seal;
 pub mod secret;
 pub mod secret_bytes;

@@ -40,6 +40,9 @@ pub const ANNOTATION_PLAINTEXT_OK: &str = "sealgate.dev/plaintext-ok";
 /// On a workload: a reason that exempts it from admission checks.
 pub const ANNOTATION_EXEMPT: &str = "sealgate.dev/exempt";
 
+/// On a workload: comma-separated names (or globs) of Secrets it expects from outside the manifests.
+pub const ANNOTATION_EXTERNAL_SECRETS: &str = "sealgate.dev/external-secrets";
+
 /// Condition type written to SealedSecret status.
 pub const CONDITION_READY: &str = "Ready";
 

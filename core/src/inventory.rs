@@ -1,0 +1,574 @@
+//! What provides which Secret: the inventory the reference policy checks against.
+//!
+//! A [`Provider`] says that a Secret of some name will exist in a namespace,
+//! with which keys if known, and whether it is healthy: a Secret itself, a
+//! SealedSecret, a cert-manager Certificate, an External Secrets
+//! ExternalSecret or ClusterExternalSecret, or a declaration that something
+//! outside the manifests creates it. [`MemoryInventory`] indexes them by
+//! namespace and name; the webhook keeps its own index fed by watches.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+
+use globset::{Glob, GlobMatcher};
+use serde_json::Value;
+
+use crate::names;
+
+/// The keys a provider will put in the Secret.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Keys {
+    /// Exactly these keys.
+    Known(BTreeSet<String>),
+    /// Not knowable here (e.g. `dataFrom`, a Secret seen by metadata only).
+    Unknown,
+}
+
+/// Whether the provider will actually produce the Secret.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Readiness {
+    /// It reports Ready.
+    Ready,
+    /// Nothing known (offline, or no status yet).
+    Unknown,
+    /// It reports a failure: the Secret will not be (re)produced.
+    Failed {
+        /// Condition reason, e.g. `UnsealFailed`.
+        reason: String,
+        /// Condition message (never holds values).
+        message: String,
+    },
+}
+
+/// What kind of thing provides the Secret.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProviderKind {
+    /// The Secret itself.
+    Secret,
+    /// A sealgate SealedSecret.
+    SealedSecret,
+    /// A cert-manager Certificate.
+    Certificate,
+    /// An External Secrets ExternalSecret.
+    ExternalSecret,
+    /// An External Secrets ClusterExternalSecret.
+    ClusterExternalSecret,
+    /// Declared in `.sealgate.yaml` as created outside the manifests, with a reason.
+    Declared {
+        /// Why it is expected to exist.
+        reason: String,
+    },
+    /// Named by the workload's own `sealgate.dev/external-secrets` annotation.
+    WorkloadAnnotation,
+}
+
+/// One source of a Secret.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Provider {
+    /// What it is.
+    pub kind: ProviderKind,
+    /// Namespace of the providing object (empty for cluster-scoped and declared ones).
+    pub namespace: String,
+    /// Name of the providing object (the pattern, for declared ones).
+    pub name: String,
+    /// Keys it provides.
+    pub keys: Keys,
+    /// Whether it works.
+    pub readiness: Readiness,
+}
+
+impl fmt::Display for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match &self.kind {
+            ProviderKind::Declared { reason } => {
+                return write!(f, "the declaration {:?} ({reason})", self.name);
+            }
+            ProviderKind::WorkloadAnnotation => {
+                return write!(
+                    f,
+                    "the workload's {} annotation",
+                    names::ANNOTATION_EXTERNAL_SECRETS
+                );
+            }
+            ProviderKind::Secret => "Secret",
+            ProviderKind::SealedSecret => "SealedSecret",
+            ProviderKind::Certificate => "Certificate",
+            ProviderKind::ExternalSecret => "ExternalSecret",
+            ProviderKind::ClusterExternalSecret => return write!(f, "ClusterExternalSecret {}", self.name),
+        };
+        write!(f, "{kind} {}/{}", self.namespace, self.name)
+    }
+}
+
+impl Provider {
+    /// Whether the Secret will have `key`: `Some(true/false)` when keys are known.
+    pub fn has_key(&self, key: &str) -> Option<bool> {
+        match &self.keys {
+            Keys::Known(keys) => Some(keys.contains(key)),
+            Keys::Unknown => None,
+        }
+    }
+}
+
+/// Answers "who provides Secret `name` in `namespace`?" for the policy.
+pub trait Inventory {
+    /// Every provider of that Secret; empty when nothing provides it.
+    fn providers(&self, namespace: &str, name: &str) -> Vec<Provider>;
+
+    /// `imagePullSecrets` of a ServiceAccount, when the inventory knows the account.
+    fn service_account_pull_secrets(&self, _namespace: &str, _name: &str) -> Option<Vec<String>> {
+        None
+    }
+}
+
+/// A Secret declared as created outside the manifests (`.sealgate.yaml`).
+#[derive(Clone, Debug)]
+pub struct Declaration {
+    /// Secret name or glob (`registry-*`).
+    pub name: String,
+    /// Namespace or glob; `None` means every namespace.
+    pub namespace: Option<String>,
+    /// Keys, when known.
+    pub keys: Option<BTreeSet<String>>,
+    /// Why it is expected to exist.
+    pub reason: String,
+}
+
+/// A declaration's glob is not valid.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid pattern {pattern:?}: {problem}")]
+pub struct PatternError {
+    /// The pattern.
+    pub pattern: String,
+    /// What is wrong.
+    pub problem: String,
+}
+
+fn matcher(pattern: &str) -> Result<GlobMatcher, PatternError> {
+    Glob::new(pattern)
+        .map(|g| g.compile_matcher())
+        .map_err(|e| PatternError {
+            pattern: pattern.to_owned(),
+            problem: e.kind().to_string(),
+        })
+}
+
+#[derive(Clone, Debug)]
+struct CompiledDeclaration {
+    decl: Declaration,
+    name: GlobMatcher,
+    namespace: Option<GlobMatcher>,
+}
+
+impl CompiledDeclaration {
+    fn provider(&self) -> Provider {
+        Provider {
+            kind: ProviderKind::Declared {
+                reason: self.decl.reason.clone(),
+            },
+            namespace: self.decl.namespace.clone().unwrap_or_default(),
+            name: self.decl.name.clone(),
+            keys: self.decl.keys.clone().map_or(Keys::Unknown, Keys::Known),
+            readiness: Readiness::Unknown,
+        }
+    }
+}
+
+/// An in-memory inventory built from objects (manifests, or a cluster's lists) and declarations.
+#[derive(Clone, Debug, Default)]
+pub struct MemoryInventory {
+    by_secret: HashMap<(String, String), Vec<Provider>>,
+    pull_secrets: HashMap<(String, String), Vec<String>>,
+    declared: Vec<CompiledDeclaration>,
+    cluster_wide: Vec<(Vec<String>, String, Provider)>,
+}
+
+impl MemoryInventory {
+    /// An empty inventory.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a provider of Secret `name` in `namespace`.
+    pub fn add(&mut self, namespace: &str, name: &str, provider: Provider) {
+        self.by_secret
+            .entry((namespace.to_owned(), name.to_owned()))
+            .or_default()
+            .push(provider);
+    }
+
+    /// Adds a declaration of Secrets created outside the manifests.
+    pub fn declare(&mut self, decl: Declaration) -> Result<(), PatternError> {
+        let name = matcher(&decl.name)?;
+        let namespace = decl.namespace.as_deref().map(matcher).transpose()?;
+        self.declared.push(CompiledDeclaration {
+            decl,
+            name,
+            namespace,
+        });
+        Ok(())
+    }
+
+    /// Adds whatever `obj` provides, if it is a kind that provides Secrets (or a
+    /// ServiceAccount). Returns whether it was used.
+    pub fn add_object(&mut self, obj: &Value, default_namespace: &str) -> bool {
+        let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+        let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
+        let namespace = obj
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or(default_namespace)
+            .to_owned();
+        let name = obj
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
+        match (group, kind) {
+            ("", "Secret") => {
+                let p = secret_provider(obj, &namespace, &name);
+                self.add(&namespace, &name, p);
+            }
+            ("", "ServiceAccount") => {
+                let names = obj
+                    .get("imagePullSecrets")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|s| s.get("name").and_then(Value::as_str))
+                    .map(str::to_owned)
+                    .collect();
+                self.pull_secrets.insert((namespace, name), names);
+            }
+            (names::GROUP, names::KIND) => {
+                let p = sealed_secret_provider(obj, &namespace, &name);
+                self.add(&namespace, &name, p);
+            }
+            ("cert-manager.io", "Certificate") => {
+                let Some(secret) = obj.pointer("/spec/secretName").and_then(Value::as_str) else {
+                    return false;
+                };
+                let keys = ["tls.crt", "tls.key", "ca.crt"]
+                    .map(str::to_owned)
+                    .into_iter()
+                    .collect();
+                let p = Provider {
+                    kind: ProviderKind::Certificate,
+                    namespace: namespace.clone(),
+                    name,
+                    keys: Keys::Known(keys),
+                    readiness: ready_condition(obj),
+                };
+                self.add(&namespace, secret, p);
+            }
+            ("external-secrets.io", "ExternalSecret") => {
+                let spec = obj.get("spec").unwrap_or(&Value::Null);
+                let target = target_name(spec, &name);
+                let p = Provider {
+                    kind: ProviderKind::ExternalSecret,
+                    namespace: namespace.clone(),
+                    name,
+                    keys: external_secret_keys(spec),
+                    readiness: ready_condition(obj),
+                };
+                self.add(&namespace, &target, p);
+            }
+            ("external-secrets.io", "ClusterExternalSecret") => {
+                let spec = obj.get("spec").unwrap_or(&Value::Null);
+                let es_spec = spec.get("externalSecretSpec").unwrap_or(&Value::Null);
+                let secret_name = spec
+                    .get("externalSecretName")
+                    .and_then(Value::as_str)
+                    .unwrap_or(&name)
+                    .to_owned();
+                let target = target_name(es_spec, &secret_name);
+                let p = Provider {
+                    kind: ProviderKind::ClusterExternalSecret,
+                    namespace: String::new(),
+                    name,
+                    keys: external_secret_keys(es_spec),
+                    readiness: Readiness::Unknown,
+                };
+                let namespaces: Vec<String> = spec
+                    .get("namespaces")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect();
+                if namespaces.is_empty() {
+                    // Selected by labels: which namespaces is not knowable offline.
+                    return false;
+                }
+                self.cluster_wide.push((namespaces, target, p));
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// Number of Secrets (namespace and name) that have at least one provider object.
+    pub fn len(&self) -> usize {
+        self.by_secret.len()
+    }
+
+    /// Whether nothing has been added.
+    pub fn is_empty(&self) -> bool {
+        self.by_secret.is_empty() && self.declared.is_empty() && self.cluster_wide.is_empty()
+    }
+}
+
+impl Inventory for MemoryInventory {
+    fn providers(&self, namespace: &str, name: &str) -> Vec<Provider> {
+        let mut out = self
+            .by_secret
+            .get(&(namespace.to_owned(), name.to_owned()))
+            .cloned()
+            .unwrap_or_default();
+        for (namespaces, target, p) in &self.cluster_wide {
+            if target == name && namespaces.iter().any(|n| n == namespace) {
+                out.push(p.clone());
+            }
+        }
+        for d in &self.declared {
+            let ns_ok = d.namespace.as_ref().is_none_or(|m| m.is_match(namespace));
+            if ns_ok && d.name.is_match(name) {
+                out.push(d.provider());
+            }
+        }
+        out
+    }
+
+    fn service_account_pull_secrets(&self, namespace: &str, name: &str) -> Option<Vec<String>> {
+        self.pull_secrets
+            .get(&(namespace.to_owned(), name.to_owned()))
+            .cloned()
+    }
+}
+
+/// A Secret object: its keys from `data`/`stringData`, or from sealgate's key stamp
+/// when only metadata is known.
+pub fn secret_provider(obj: &Value, namespace: &str, name: &str) -> Provider {
+    let mut keys = BTreeSet::new();
+    let mut has_data = false;
+    for field in ["data", "stringData"] {
+        if let Some(m) = obj.get(field).and_then(Value::as_object) {
+            has_data = true;
+            keys.extend(m.keys().cloned());
+        }
+    }
+    let stamped = obj
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(names::ANNOTATION_KEYS))
+        .and_then(Value::as_str);
+    let keys = match (has_data, stamped) {
+        (true, _) => Keys::Known(keys),
+        (false, Some(stamp)) => Keys::Known(parse_key_stamp(stamp)),
+        (false, None) => Keys::Unknown,
+    };
+    Provider {
+        kind: ProviderKind::Secret,
+        namespace: namespace.to_owned(),
+        name: name.to_owned(),
+        keys,
+        readiness: Readiness::Ready,
+    }
+}
+
+/// Parses the controller's `sealgate.dev/keys` stamp: sorted, comma-separated key names.
+pub fn parse_key_stamp(stamp: &str) -> BTreeSet<String> {
+    stamp
+        .split(',')
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A SealedSecret object: keys of `encryptedData`; readiness from its Ready condition.
+pub fn sealed_secret_provider(obj: &Value, namespace: &str, name: &str) -> Provider {
+    let keys = obj
+        .pointer("/spec/encryptedData")
+        .and_then(Value::as_object)
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    let mut readiness = ready_condition(obj);
+    let generation = obj.pointer("/metadata/generation").and_then(Value::as_i64);
+    let observed = obj.pointer("/status/observedGeneration").and_then(Value::as_i64);
+    if let (Some(g), Some(o)) = (generation, observed)
+        && o < g
+    {
+        // The condition describes an older spec.
+        readiness = Readiness::Unknown;
+    }
+    Provider {
+        kind: ProviderKind::SealedSecret,
+        namespace: namespace.to_owned(),
+        name: name.to_owned(),
+        keys: Keys::Known(keys),
+        readiness,
+    }
+}
+
+/// Readiness from a `Ready` condition in `status.conditions`.
+fn ready_condition(obj: &Value) -> Readiness {
+    let conditions = obj.pointer("/status/conditions").and_then(Value::as_array);
+    let ready = conditions
+        .into_iter()
+        .flatten()
+        .find(|c| c.get("type").and_then(Value::as_str) == Some(names::CONDITION_READY));
+    let Some(c) = ready else { return Readiness::Unknown };
+    let text = |k: &str| c.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+    match c.get("status").and_then(Value::as_str) {
+        Some("True") => Readiness::Ready,
+        Some("False") => Readiness::Failed {
+            reason: text("reason"),
+            message: text("message"),
+        },
+        _ => Readiness::Unknown,
+    }
+}
+
+fn target_name(spec: &Value, default: &str) -> String {
+    spec.pointer("/target/name")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .unwrap_or(default)
+        .to_owned()
+}
+
+/// Keys of an ExternalSecret spec: `data[].secretKey`, or the template's keys;
+/// unknown when `dataFrom` or `templateFrom` can add keys not named here.
+fn external_secret_keys(spec: &Value) -> Keys {
+    let non_empty = |p: &str| {
+        spec.pointer(p)
+            .and_then(Value::as_array)
+            .is_some_and(|a| !a.is_empty())
+    };
+    if non_empty("/dataFrom") || non_empty("/target/template/templateFrom") {
+        return Keys::Unknown;
+    }
+    let data: BTreeSet<String> = spec
+        .get("data")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d.get("secretKey").and_then(Value::as_str))
+        .map(str::to_owned)
+        .collect();
+    let Some(template) = spec.pointer("/target/template/data").and_then(Value::as_object) else {
+        return Keys::Known(data);
+    };
+    let mut keys: BTreeSet<String> = template.keys().cloned().collect();
+    // With mergePolicy Merge the fetched keys stay beside the templated ones.
+    if spec
+        .pointer("/target/template/mergePolicy")
+        .and_then(Value::as_str)
+        == Some("Merge")
+    {
+        keys.extend(data);
+    }
+    Keys::Known(keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn keys(list: &[&str]) -> Keys {
+        Keys::Known(list.iter().map(|s| s.to_string()).collect())
+    }
+
+    #[test]
+    fn secrets_and_sealed_secrets() {
+        let mut inv = MemoryInventory::new();
+        inv.add_object(&json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "a"}, "data": {"x": ""}, "stringData": {"y": "1"}}), "prod");
+        inv.add_object(&json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "meta", "namespace": "dev", "annotations": {"sealgate.dev/keys": "k1,k2"}}}), "prod");
+        inv.add_object(
+            &json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "bare", "namespace": "dev"}}),
+            "prod",
+        );
+        inv.add_object(&json!({"apiVersion": "sealgate.dev/v1alpha1", "kind": "SealedSecret", "metadata": {"name": "s", "generation": 2},
+            "spec": {"encryptedData": {"p": "..."}},
+            "status": {"observedGeneration": 2, "conditions": [{"type": "Ready", "status": "False", "reason": "UnsealFailed", "message": "key \"p\": no matching key"}]}}), "prod");
+        assert_eq!(inv.providers("prod", "a")[0].keys, keys(&["x", "y"]));
+        assert_eq!(inv.providers("dev", "meta")[0].keys, keys(&["k1", "k2"]));
+        assert_eq!(inv.providers("dev", "bare")[0].keys, Keys::Unknown);
+        let s = &inv.providers("prod", "s")[0];
+        assert_eq!(s.keys, keys(&["p"]));
+        assert!(matches!(&s.readiness, Readiness::Failed { reason, .. } if reason == "UnsealFailed"));
+        assert_eq!(s.to_string(), "SealedSecret prod/s");
+        assert!(inv.providers("dev", "a").is_empty(), "wrong namespace");
+    }
+
+    #[test]
+    fn stale_status_is_unknown() {
+        let mut inv = MemoryInventory::new();
+        inv.add_object(&json!({"apiVersion": "sealgate.dev/v1alpha1", "kind": "SealedSecret", "metadata": {"name": "s", "generation": 3},
+            "status": {"observedGeneration": 2, "conditions": [{"type": "Ready", "status": "False"}]}}), "prod");
+        assert_eq!(inv.providers("prod", "s")[0].readiness, Readiness::Unknown);
+    }
+
+    #[test]
+    fn certificates_and_external_secrets() {
+        let mut inv = MemoryInventory::new();
+        inv.add_object(&json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate", "metadata": {"name": "c", "namespace": "prod"}, "spec": {"secretName": "api-tls"}}), "d");
+        inv.add_object(&json!({"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret", "metadata": {"name": "es1", "namespace": "prod"},
+            "spec": {"data": [{"secretKey": "password"}], "target": {"name": "db"}}}), "d");
+        inv.add_object(&json!({"apiVersion": "external-secrets.io/v1beta1", "kind": "ExternalSecret", "metadata": {"name": "es2", "namespace": "prod"},
+            "spec": {"dataFrom": [{"extract": {"key": "x"}}]}}), "d");
+        inv.add_object(&json!({"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret", "metadata": {"name": "es3", "namespace": "prod"},
+            "spec": {"data": [{"secretKey": "raw"}], "target": {"template": {"data": {"url": "{{ .raw }}"}}}}}), "d");
+        inv.add_object(&json!({"apiVersion": "external-secrets.io/v1", "kind": "ClusterExternalSecret", "metadata": {"name": "ces"},
+            "spec": {"namespaces": ["a", "b"], "externalSecretName": "shared", "externalSecretSpec": {"data": [{"secretKey": "k"}]}}}), "d");
+        let c = &inv.providers("prod", "api-tls")[0];
+        assert_eq!(
+            (c.to_string(), c.has_key("tls.key")),
+            ("Certificate prod/c".to_owned(), Some(true))
+        );
+        assert_eq!(inv.providers("prod", "db")[0].keys, keys(&["password"]));
+        assert_eq!(inv.providers("prod", "es2")[0].keys, Keys::Unknown);
+        assert_eq!(inv.providers("prod", "es3")[0].keys, keys(&["url"]));
+        assert_eq!(inv.providers("b", "shared")[0].keys, keys(&["k"]));
+        assert!(inv.providers("c", "shared").is_empty());
+    }
+
+    #[test]
+    fn declarations_with_globs() {
+        let mut inv = MemoryInventory::new();
+        inv.declare(Declaration {
+            name: "registry-*".into(),
+            namespace: None,
+            keys: None,
+            reason: "operator".into(),
+        })
+        .unwrap();
+        inv.declare(Declaration {
+            name: "vault-db".into(),
+            namespace: Some("team-*".into()),
+            keys: Some(["url".to_owned()].into()),
+            reason: "vault agent".into(),
+        })
+        .unwrap();
+        assert_eq!(inv.providers("any", "registry-eu").len(), 1);
+        assert!(inv.providers("any", "registry").is_empty());
+        assert_eq!(inv.providers("team-a", "vault-db")[0].has_key("url"), Some(true));
+        assert!(inv.providers("prod", "vault-db").is_empty());
+        assert_eq!(
+            inv.providers("x", "registry-1")[0].to_string(),
+            "the declaration \"registry-*\" (operator)"
+        );
+        assert!(
+            inv.declare(Declaration {
+                name: "[".into(),
+                namespace: None,
+                keys: None,
+                reason: String::new()
+            })
+            .is_err()
+        );
+    }
+}
