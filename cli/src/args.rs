@@ -26,6 +26,9 @@ pub enum Command {
     /// Generate a new age identity and print its recipient.
     #[command(after_help = KEYGEN_EXAMPLES)]
     Keygen(KeygenArgs),
+    /// CI gate: check that every Secret and key that workloads reference is provided.
+    #[command(after_help = VALIDATE_EXAMPLES)]
+    Validate(ValidateArgs),
     /// Pre-commit check: fail on plaintext Secrets and .env files.
     #[command(after_help = SCAN_EXAMPLES)]
     Scan(ScanArgs),
@@ -57,6 +60,23 @@ Examples:
   printf %s \"$TOKEN\" | sealgate seal -r age1... --raw --namespace prod --name api --key token
 
 Recipients come from -r, --recipients-file, or SEALGATE_RECIPIENTS (commas or spaces).";
+
+const VALIDATE_EXAMPLES: &str = "\
+Examples:
+  # Validate a GitOps repository
+  sealgate validate deploy/
+
+  # Validate rendered output; the chart generates its Secrets at render time
+  helm template my-release ./chart | sealgate validate --disable plaintext-secret -
+  kustomize build overlays/prod | sealgate validate -
+
+  # In GitHub Actions: annotations on the pull request, or SARIF for code scanning
+  sealgate validate --format github deploy/
+  sealgate validate --format sarif deploy/ > sealgate.sarif
+
+Exit status: 0 no errors, 1 findings at error level, 2 unusable input or usage.
+Settings (recipients file, disabled codes, Secrets created elsewhere) come from
+.sealgate.yaml at the repository root.";
 
 const SCAN_EXAMPLES: &str = "\
 Examples:
@@ -172,6 +192,31 @@ pub struct UnsealArgs {
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Yaml)]
     pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Files and directories (walked for .yaml, .yml and .json); `-` for standard input.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Namespace of objects that have none [default: from .sealgate.yaml, else "default"].
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+    /// Recipients SealedSecrets must be sealed to [default: recipientsFile in .sealgate.yaml].
+    #[arg(long, value_name = "FILE")]
+    pub recipients_file: Option<PathBuf>,
+    /// Turn off a finding code (e.g. plaintext-secret); repeatable.
+    #[arg(long, value_name = "CODE")]
+    pub disable: Vec<String>,
+    /// Path glob to skip; repeatable (adds to `ignore:` in .sealgate.yaml).
+    #[arg(long, value_name = "GLOB")]
+    pub ignore: Vec<String>,
+    /// Settings file [default: the nearest .sealgate.yaml up to the repository root].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
 }
 
 #[derive(Debug, Args)]

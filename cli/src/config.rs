@@ -12,10 +12,6 @@
 //!     reason: created by the platform's registry operator
 //! ```
 
-// `validate` (next) reads the recipients, namespace and declared Secrets;
-// until then only `scan` uses this module.
-#![allow(dead_code)]
-
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow};
@@ -59,12 +55,26 @@ pub struct ExternalSecretDecl {
 }
 
 impl Config {
-    /// Reads `explicit`, or else the nearest `.sealgate.yaml` from the current directory
-    /// up to the repository root; no file means the defaults.
-    pub fn load(explicit: Option<&Path>) -> Result<Config> {
+    /// Reads `explicit`, or else the nearest `.sealgate.yaml` from the first input's
+    /// directory (then the current directory) up to the repository root; no file means
+    /// the defaults.
+    pub fn load(explicit: Option<&Path>, inputs: &[PathBuf]) -> Result<Config> {
         let path = match explicit {
             Some(p) => Some(p.to_path_buf()),
-            None => discover(&std::env::current_dir().context("cannot read the current directory")?),
+            None => {
+                let cwd = std::env::current_dir().context("cannot read the current directory")?;
+                let first = inputs.iter().find(|p| p.as_os_str() != "-").map(|p| {
+                    let p = cwd.join(p);
+                    if p.is_dir() {
+                        p
+                    } else {
+                        p.parent().map(Path::to_path_buf).unwrap_or(p)
+                    }
+                });
+                first
+                    .and_then(|start| discover(&start))
+                    .or_else(|| discover(&cwd))
+            }
         };
         let Some(path) = path else {
             return Ok(Config::default());

@@ -6,10 +6,12 @@ mod config;
 mod files;
 mod inputs;
 mod keygen;
+mod references;
 mod report;
 mod scan;
 mod seal;
 mod unseal;
+mod validate;
 
 use std::process::ExitCode;
 
@@ -25,6 +27,7 @@ fn main() -> ExitCode {
         Command::Unseal(a) => done(unseal::run(a)),
         Command::Keygen(a) => done(keygen::run(a)),
         Command::Scan(a) => scan::run(a),
+        Command::Validate(a) => validate::run(a),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "sealgate", &mut std::io::stdout());
             Ok(0)

@@ -14,7 +14,7 @@ use crate::report::{self, Finding, Severity, Summary};
 
 /// Exit status: 0 clean, 1 findings at error level.
 pub fn run(args: ScanArgs) -> Result<u8> {
-    let config = Config::load(args.config.as_deref())?;
+    let config = Config::load(args.config.as_deref(), &args.paths)?;
     let mut patterns = config.ignore.clone();
     patterns.extend(args.ignore.iter().cloned());
     let ignore = inputs::ignore_set(&patterns)?;

@@ -110,6 +110,16 @@ pub fn evaluate(workload: &Workload, inventory: &dyn Inventory) -> Vec<Finding> 
     findings
 }
 
+/// The reason a workload gives for being exempt from the check (`sealgate.dev/exempt`), if any.
+pub fn exemption(workload: &Workload) -> Option<&str> {
+    workload
+        .annotations
+        .get(names::ANNOTATION_EXEMPT)
+        .and_then(|v| v.as_str())
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+}
+
 /// Splits the findings for a new version of a workload into those the change
 /// introduces and those already present for the old version.
 pub fn split_introduced(old: &[Finding], new: Vec<Finding>) -> (Vec<Finding>, Vec<Finding>) {
