@@ -1,28 +1,20 @@
-//! The reference check of `validate`: build the inventory from what the inputs
-//! provide (and what `.sealgate.yaml` declares), then run core's policy on
-//! every workload.
+//! The reference check of `validate`: declarations from `.sealgate.yaml` go
+//! into the inventory, then core's policy runs on every workload once the
+//! inventory holds everything the inputs provide.
 
 use anyhow::{Context, Result};
 use sealgate_core::inventory::{Declaration, MemoryInventory};
 use sealgate_core::policy::{self, Severity as PolicySeverity};
-use sealgate_core::refs;
+use sealgate_core::refs::{RefError, Workload};
 
 use crate::config::Config;
+use crate::inputs::InputPath;
 use crate::report::{Finding, Severity};
-use crate::validate::{Located, Object, Source};
+use crate::validate::{Object, Pending};
 
-pub fn check(
-    objects: &[Object],
-    sources: &[Source],
-    config: &Config,
-    default_namespace: &str,
-    located: &mut Vec<Located>,
-) -> Result<()> {
-    let mut inventory = MemoryInventory::new();
-    for obj in objects {
-        inventory.add_object(&obj.doc.value, default_namespace);
-    }
-    let config_name = config
+/// Adds the Secrets `.sealgate.yaml` declares as created elsewhere.
+pub fn declare(config: &Config, inventory: &mut MemoryInventory) -> Result<()> {
+    let name = config
         .source
         .as_ref()
         .map_or_else(|| ".sealgate.yaml".to_owned(), |p| p.display().to_string());
@@ -34,37 +26,52 @@ pub fn check(
                 keys: d.keys.clone().map(|k| k.into_iter().collect()),
                 reason: d.reason.clone(),
             })
-            .with_context(|| format!("{config_name}: externalSecrets[{i}]"))?;
+            .with_context(|| format!("{name}: externalSecrets[{i}]"))?;
     }
+    Ok(())
+}
 
-    for (index, obj) in objects.iter().enumerate() {
-        let file = &sources[obj.source].name;
-        let workload = match refs::extract(&obj.doc.value, default_namespace) {
-            Ok(Some(w)) => w,
-            Ok(None) => continue,
+/// Runs the policy on every workload; findings wait in `pending` for their lines.
+pub fn evaluate(
+    workloads: &[(usize, Result<Workload, RefError>)],
+    objects: &[Object],
+    inputs: &[InputPath],
+    inventory: &MemoryInventory,
+    pending: &mut Vec<Pending>,
+) {
+    for (index, workload) in workloads {
+        let obj = &objects[*index];
+        let file = inputs[obj.source].display();
+        let workload = match workload {
+            Ok(w) => w,
             Err(e) => {
                 let finding = Finding {
                     code: "invalid-workload",
                     severity: Severity::Error,
-                    file: file.clone(),
+                    file,
                     line: None,
-                    object: Some(obj.describe(default_namespace)),
+                    object: Some(obj.describe.clone()),
                     field: Some(e.field.clone()),
                     message: format!("pod spec {}", e.problem),
                 };
-                located.push((index, Some(e.field), finding));
+                pending.push(Pending {
+                    object: *index,
+                    field: Some(e.field.clone()),
+                    finding,
+                });
                 continue;
             }
         };
-        let exempt = policy::exemption(&workload).map(str::to_owned);
-        for f in policy::evaluate(&workload, &inventory) {
+        let exempt = policy::exemption(workload);
+        for f in policy::evaluate(workload, inventory) {
             let mut severity = match f.severity {
                 PolicySeverity::Error => Severity::Error,
                 PolicySeverity::Warning => Severity::Warning,
                 PolicySeverity::Info => Severity::Note,
             };
             let mut message = f.message;
-            if let Some(reason) = &exempt
+            // The webhook admits exempt workloads with a warning; CI says the same.
+            if let Some(reason) = exempt
                 && severity == Severity::Error
             {
                 severity = Severity::Warning;
@@ -75,12 +82,15 @@ pub fn check(
                 severity,
                 file: file.clone(),
                 line: None,
-                object: Some(workload.describe()),
+                object: Some(obj.describe.clone()),
                 field: Some(f.field.clone()),
                 message,
             };
-            located.push((index, Some(f.field), finding));
+            pending.push(Pending {
+                object: *index,
+                field: Some(f.field),
+                finding,
+            });
         }
     }
-    Ok(())
 }

@@ -1,39 +1,60 @@
 //! `sealgate validate`: the CI gate. Reads manifests, builds the inventory of
 //! what they provide, and reports every Secret reference that nothing provides,
 //! every plaintext Secret, malformed sealed value and recipient mismatch.
+//!
+//! Each file is parsed once and its objects are reduced to what the checks need
+//! (inventory entries, workload references) before the next file is read, so
+//! memory follows the largest file, not the whole tree. Lines of field paths are
+//! found afterwards, by re-reading only the files that have findings.
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::IsTerminal;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, anyhow};
+use sealgate_core::inventory::MemoryInventory;
 use sealgate_core::keys::parse_fingerprint_annotation;
 use sealgate_core::manifest::{self, Document, Locator};
+use sealgate_core::refs::{self, RefError, Workload};
 use sealgate_core::{RecipientSet, names, naming, plaintext_keys, seal, sealed_from_manifest};
+use zeroize::Zeroizing;
 
 use crate::args::ValidateArgs;
 use crate::config::Config;
 use crate::files;
 use crate::inputs::{self, InputPath};
+use crate::references;
 use crate::report::{self, Finding, Severity, Summary};
 use crate::scan::plaintext_finding;
 
-/// One input file, kept so that findings can be pointed at lines.
-pub struct Source {
-    pub name: String,
-    pub bytes: zeroize::Zeroizing<Vec<u8>>,
-}
-
-/// One Kubernetes object read from a source.
+/// Where an object sits, and what it is: all that is kept of it after its checks.
 pub struct Object {
     pub source: usize,
-    pub doc: Document,
+    pub index: usize,
+    pub item: Option<usize>,
+    pub line: usize,
+    /// `Deployment prod/api`.
+    pub describe: String,
 }
 
-impl Object {
-    pub fn describe(&self, default_namespace: &str) -> String {
-        let ns = self.doc.namespace().unwrap_or(default_namespace);
-        format!("{} {ns}/{}", self.doc.kind(), self.doc.name())
-    }
+/// A finding whose line is still to be found from a field path.
+pub struct Pending {
+    pub object: usize,
+    pub field: Option<String>,
+    pub finding: Finding,
+}
+
+/// Everything gathered while reading the inputs.
+#[derive(Default)]
+struct Gathered {
+    objects: Vec<Object>,
+    findings: Vec<Finding>,
+    pending: Vec<Pending>,
+    workloads: Vec<(usize, Result<Workload, RefError>)>,
+    inventory: MemoryInventory,
+    seen: HashMap<(String, String, String, String), usize>,
+    /// Display names of the inputs read so far.
+    files: Vec<String>,
+    unusable: bool,
 }
 
 /// Exit status: 0 clean, 1 findings at error level, 2 unusable input.
@@ -49,60 +70,7 @@ pub fn run(args: ValidateArgs) -> Result<u8> {
         .or_else(|| config.default_namespace.clone())
         .unwrap_or_else(|| "default".to_owned());
     naming::check_namespace(&default_namespace)
-        .map_err(|p| anyhow::anyhow!("default namespace {default_namespace:?} {p}"))?;
-
-    let mut sources = Vec::with_capacity(targets.len());
-    for target in &targets {
-        let bytes = match target {
-            InputPath::Stdin => files::read_input(None)?.bytes,
-            InputPath::File(path) => files::read_file(path)?,
-        };
-        sources.push(Source {
-            name: target.display(),
-            bytes,
-        });
-    }
-
-    let mut findings = Vec::new();
-    let mut unusable = false;
-    let mut objects = Vec::new();
-    for (i, source) in sources.iter().enumerate() {
-        match manifest::parse_documents(&source.bytes) {
-            Ok(docs) => {
-                let docs = manifest::expand_lists(docs);
-                let before = objects.len();
-                for doc in docs {
-                    if doc.is_kubernetes_object() {
-                        objects.push(Object { source: i, doc });
-                    }
-                }
-                if objects.len() == before {
-                    findings.push(Finding {
-                        code: "not-kubernetes",
-                        severity: Severity::Note,
-                        file: source.name.clone(),
-                        line: None,
-                        object: None,
-                        field: None,
-                        message: "skipped: no Kubernetes objects (apiVersion and kind) in this file".into(),
-                    });
-                }
-            }
-            Err(e) => {
-                unusable = true;
-                findings.push(Finding {
-                    code: "invalid-manifest",
-                    severity: Severity::Error,
-                    file: source.name.clone(),
-                    line: e.line(),
-                    object: None,
-                    field: None,
-                    message: strip_line_prefix(&e.to_string()),
-                });
-            }
-        }
-    }
-
+        .map_err(|p| anyhow!("default namespace {default_namespace:?} {p}"))?;
     let recipients = match args.recipients_file.clone().or_else(|| config.recipients_path()) {
         Some(path) => {
             let text =
@@ -112,60 +80,261 @@ pub fn run(args: ValidateArgs) -> Result<u8> {
         None => None,
     };
 
-    let mut located = Vec::new();
-    check_duplicates(&objects, &default_namespace, &sources, &mut findings);
-    for (i, obj) in objects.iter().enumerate() {
-        let file = &sources[obj.source].name;
-        if let Some(keys) = plaintext_keys(&obj.doc.value) {
-            findings.push(plaintext_finding(file, &obj.doc, &keys));
-        }
-        if obj.doc.api_version() == names::API_VERSION && obj.doc.kind() == names::KIND {
-            check_sealed_secret(
-                i,
-                obj,
-                file,
-                &default_namespace,
-                recipients.as_ref(),
-                &mut located,
-            );
-        }
-    }
-    crate::references::check(&objects, &sources, &config, &default_namespace, &mut located)?;
-
-    // Field-level findings get their lines from one positioned re-parse per file that has any.
-    let mut locators: HashMap<usize, Option<Locator>> = HashMap::new();
-    for (obj_index, field, finding) in located {
-        let obj: &Object = &objects[obj_index];
-        let mut finding = finding;
-        finding.line = match field {
-            Some(path) => locators
-                .entry(obj.source)
-                .or_insert_with(|| Locator::new(&sources[obj.source].bytes))
-                .as_ref()
-                .and_then(|l| l.line(&obj.doc, &path))
-                .or(Some(obj.doc.line)),
-            None => Some(obj.doc.line),
+    let mut g = Gathered::default();
+    references::declare(&config, &mut g.inventory)?;
+    let mut stdin: Option<Zeroizing<Vec<u8>>> = None;
+    for (source, target) in targets.iter().enumerate() {
+        let bytes = match target {
+            InputPath::Stdin => stdin.insert(files::read_input(None)?.bytes).clone(),
+            InputPath::File(path) => files::read_file(path)?,
         };
-        findings.push(finding);
+        g.files.push(target.display());
+        let ctx = Ctx {
+            source,
+            file: target.display(),
+            default_namespace: &default_namespace,
+        };
+        ctx.read(&bytes, recipients.as_ref(), &mut g);
+    }
+
+    references::evaluate(&g.workloads, &g.objects, &targets, &g.inventory, &mut g.pending);
+
+    // Field paths become lines with one positioned re-parse per file that needs it.
+    let mut locators: HashMap<usize, Option<Locator>> = HashMap::new();
+    for Pending {
+        object,
+        field,
+        mut finding,
+    } in g.pending
+    {
+        let obj = &g.objects[object];
+        let located = field.and_then(|path| {
+            let locator = locators.entry(obj.source).or_insert_with(|| {
+                let bytes = match &targets[obj.source] {
+                    InputPath::Stdin => stdin.clone(),
+                    InputPath::File(p) => files::read_file(p).ok(),
+                };
+                bytes.and_then(|b| Locator::new(&b))
+            });
+            locator.as_ref()?.line_at(obj.index, obj.item, &path)
+        });
+        finding.line = located.or(Some(obj.line));
+        g.findings.push(finding);
     }
 
     let mut disabled: BTreeSet<&str> = config.disable.iter().map(String::as_str).collect();
     disabled.extend(args.disable.iter().map(String::as_str));
+    let mut findings = g.findings;
     findings.retain(|f| !disabled.contains(f.code));
-    let order: HashMap<&str, usize> = sources
+    let order: HashMap<String, usize> = targets
         .iter()
         .enumerate()
-        .map(|(i, s)| (s.name.as_str(), i))
+        .map(|(i, t)| (t.display(), i))
         .collect();
-    findings.sort_by_key(|f| (order.get(f.file.as_str()).copied(), f.line, f.severity, f.code));
+    findings.sort_by_key(|f| (order.get(&f.file).copied(), f.line, f.severity, f.code));
 
-    let summary = Summary::count(&findings, sources.len(), objects.len());
+    let summary = Summary::count(&findings, targets.len(), g.objects.len());
     let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     files::write_output(
         None,
         &report::render(args.format, &findings, summary, colour, describe),
     )?;
-    Ok(if unusable { 2 } else { u8::from(summary.errors > 0) })
+    Ok(if g.unusable {
+        2
+    } else {
+        u8::from(summary.errors > 0)
+    })
+}
+
+struct Ctx<'a> {
+    source: usize,
+    file: String,
+    default_namespace: &'a str,
+}
+
+impl Ctx<'_> {
+    fn finding(
+        &self,
+        code: &'static str,
+        severity: Severity,
+        line: Option<usize>,
+        message: String,
+    ) -> Finding {
+        Finding {
+            code,
+            severity,
+            file: self.file.clone(),
+            line,
+            object: None,
+            field: None,
+            message,
+        }
+    }
+
+    /// Parses one input and runs every per-object check on it.
+    fn read(&self, bytes: &[u8], recipients: Option<&RecipientSet>, g: &mut Gathered) {
+        let docs = match manifest::parse_documents(bytes) {
+            Ok(docs) => manifest::expand_lists(docs),
+            Err(e) => {
+                g.unusable = true;
+                let message = strip_line_prefix(&e.to_string());
+                g.findings
+                    .push(self.finding("invalid-manifest", Severity::Error, e.line(), message));
+                return;
+            }
+        };
+        let mut any = false;
+        for doc in docs.iter().filter(|d| d.is_kubernetes_object()) {
+            any = true;
+            self.object(doc, recipients, g);
+        }
+        if !any {
+            let message = "skipped: no Kubernetes objects (apiVersion and kind) in this file".to_owned();
+            g.findings
+                .push(self.finding("not-kubernetes", Severity::Note, None, message));
+        }
+    }
+
+    fn object(&self, doc: &Document, recipients: Option<&RecipientSet>, g: &mut Gathered) {
+        let namespace = doc.namespace().unwrap_or(self.default_namespace);
+        let index = g.objects.len();
+        g.objects.push(Object {
+            source: self.source,
+            index: doc.index,
+            item: doc.item,
+            line: doc.line,
+            describe: format!("{} {namespace}/{}", doc.kind(), doc.name()),
+        });
+        let obj = &g.objects[index];
+
+        let group = doc.api_version().rsplit_once('/').map_or("", |(g, _)| g);
+        let key = (
+            group.to_owned(),
+            doc.kind().to_owned(),
+            namespace.to_owned(),
+            doc.name().to_owned(),
+        );
+        if let Some(&first) = g.seen.get(&key) {
+            let first = &g.objects[first];
+            let mut f = self.finding(
+                "duplicate-object",
+                Severity::Error,
+                Some(obj.line),
+                format!(
+                    "defined again; first defined at {}:{}",
+                    g.files[first.source], first.line
+                ),
+            );
+            f.object = Some(obj.describe.clone());
+            g.findings.push(f);
+        } else {
+            g.seen.insert(key, index);
+        }
+
+        if let Some(keys) = plaintext_keys(&doc.value) {
+            g.findings.push(plaintext_finding(&self.file, doc, &keys));
+        }
+        if doc.api_version() == names::API_VERSION && doc.kind() == names::KIND {
+            self.sealed_secret(index, doc, recipients, &mut g.pending, &g.objects[index].describe);
+        }
+        g.inventory.add_object(&doc.value, self.default_namespace);
+        match refs::extract(&doc.value, self.default_namespace) {
+            Ok(Some(w)) => g.workloads.push((index, Ok(w))),
+            Ok(None) => {}
+            Err(e) => g.workloads.push((index, Err(e))),
+        }
+    }
+
+    fn sealed_secret(
+        &self,
+        object: usize,
+        doc: &Document,
+        recipients: Option<&RecipientSet>,
+        pending: &mut Vec<Pending>,
+        describe: &str,
+    ) {
+        let mut add = |code, severity, field: Option<String>, message: String| {
+            let finding = Finding {
+                code,
+                severity,
+                file: self.file.clone(),
+                line: None,
+                object: Some(describe.to_owned()),
+                field: field.clone(),
+                message,
+            };
+            pending.push(Pending {
+                object,
+                field,
+                finding,
+            });
+        };
+        let sealed = match sealed_from_manifest(&doc.value) {
+            Ok(s) => s,
+            Err(e) => {
+                let field = match &e {
+                    sealgate_core::SecretError::Field { field, .. } => Some(field.clone()),
+                    _ => None,
+                };
+                add("invalid-sealed-secret", Severity::Error, field, e.to_string());
+                return;
+            }
+        };
+        for (key, value) in &sealed.spec.encrypted_data {
+            let field = Some(format!("spec.encryptedData.{key}"));
+            if let Err(problem) = naming::check_secret_key(key) {
+                add(
+                    "invalid-key",
+                    Severity::Error,
+                    field.clone(),
+                    format!("key {key:?} {problem}"),
+                );
+            }
+            if let Err(e) = seal::check_structure(value) {
+                let message = format!("sealed value of key {key:?} is invalid: {e}");
+                add("malformed-sealed-value", Severity::Error, field, message);
+            }
+        }
+        let Some(recipients) = recipients else { return };
+        let annotations = sealed.metadata.annotations.as_ref();
+        let Some(annotation) = annotations.and_then(|a| a.get(names::ANNOTATION_RECIPIENTS)) else {
+            let message = format!(
+                "has no {} annotation, so its recipients cannot be checked; re-seal it with sealgate",
+                names::ANNOTATION_RECIPIENTS
+            );
+            add(
+                "unknown-recipient",
+                Severity::Warning,
+                Some("metadata".to_owned()),
+                message,
+            );
+            return;
+        };
+        let expected = recipients.fingerprints();
+        let actual = parse_fingerprint_annotation(annotation);
+        let field = Some("metadata.annotations".to_owned());
+        let unknown: Vec<&String> = actual.difference(&expected).collect();
+        if !unknown.is_empty() {
+            let message = format!(
+                "sealed to recipient(s) {} that are not in the repository's recipients list",
+                join(&unknown)
+            );
+            add("unknown-recipient", Severity::Warning, field.clone(), message);
+        }
+        let missing: Vec<&String> = expected.difference(&actual).collect();
+        if !missing.is_empty() {
+            let message = format!(
+                "not sealed to recipient(s) {} from the repository's recipients list; re-seal it \
+                 (sealgate seal --merge-into) so every cluster and recovery key can open it",
+                join(&missing)
+            );
+            add("missing-recipient", Severity::Warning, field, message);
+        }
+    }
+}
+
+fn join(items: &[&String]) -> String {
+    items.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
 }
 
 /// Messages of parse errors start with `line N: `; the finding shows the line already.
@@ -179,146 +348,6 @@ fn strip_line_prefix(message: &str) -> String {
     }
 }
 
-/// A finding still to be given a line: (object index, field path, finding).
-pub type Located = (usize, Option<String>, Finding);
-
-fn check_duplicates(
-    objects: &[Object],
-    default_namespace: &str,
-    sources: &[Source],
-    findings: &mut Vec<Finding>,
-) {
-    let mut seen: HashMap<(String, String, String, String), usize> = HashMap::new();
-    for (i, obj) in objects.iter().enumerate() {
-        let group = obj
-            .doc
-            .api_version()
-            .rsplit_once('/')
-            .map_or("", |(g, _)| g)
-            .to_owned();
-        let ns = obj.doc.namespace().unwrap_or(default_namespace).to_owned();
-        let key = (group, obj.doc.kind().to_owned(), ns, obj.doc.name().to_owned());
-        if let Some(&first) = seen.get(&key) {
-            let first = &objects[first];
-            findings.push(Finding {
-                code: "duplicate-object",
-                severity: Severity::Error,
-                file: sources[obj.source].name.clone(),
-                line: Some(obj.doc.line),
-                object: Some(obj.describe(default_namespace)),
-                field: None,
-                message: format!(
-                    "defined again; first defined at {}:{}",
-                    sources[first.source].name, first.doc.line
-                ),
-            });
-        } else {
-            seen.insert(key, i);
-        }
-    }
-}
-
-fn check_sealed_secret(
-    index: usize,
-    obj: &Object,
-    file: &str,
-    default_namespace: &str,
-    recipients: Option<&RecipientSet>,
-    located: &mut Vec<Located>,
-) {
-    let mut add = |code, severity, field: Option<String>, message: String| {
-        let finding = Finding {
-            code,
-            severity,
-            file: file.to_owned(),
-            line: None,
-            object: Some(obj.describe(default_namespace)),
-            field: field.clone(),
-            message,
-        };
-        located.push((index, field, finding));
-    };
-    let sealed = match sealed_from_manifest(&obj.doc.value) {
-        Ok(s) => s,
-        Err(e) => {
-            let field = match &e {
-                sealgate_core::SecretError::Field { field, .. } => Some(field.clone()),
-                _ => None,
-            };
-            add("invalid-sealed-secret", Severity::Error, field, e.to_string());
-            return;
-        }
-    };
-    for (key, value) in &sealed.spec.encrypted_data {
-        let field = Some(format!("spec.encryptedData.{key}"));
-        if let Err(problem) = naming::check_secret_key(key) {
-            add(
-                "invalid-key",
-                Severity::Error,
-                field.clone(),
-                format!("key {key:?} {problem}"),
-            );
-        }
-        if let Err(e) = seal::check_structure(value) {
-            add(
-                "malformed-sealed-value",
-                Severity::Error,
-                field,
-                format!("sealed value of key {key:?} is {e}"),
-            );
-        }
-    }
-    let Some(recipients) = recipients else { return };
-    let expected = recipients.fingerprints();
-    let annotation = sealed
-        .metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(names::ANNOTATION_RECIPIENTS));
-    let Some(annotation) = annotation else {
-        add(
-            "unknown-recipient",
-            Severity::Warning,
-            Some(format!("metadata.annotations.{}", names::ANNOTATION_RECIPIENTS)),
-            format!(
-                "has no {} annotation, so its recipients cannot be checked; re-seal it with sealgate",
-                names::ANNOTATION_RECIPIENTS
-            ),
-        );
-        return;
-    };
-    let actual = parse_fingerprint_annotation(annotation);
-    let field = Some("metadata.annotations".to_owned());
-    let unknown: Vec<&String> = actual.difference(&expected).collect();
-    if !unknown.is_empty() {
-        add(
-            "unknown-recipient",
-            Severity::Warning,
-            field.clone(),
-            format!(
-                "sealed to recipient(s) {} that are not in the repository's recipients list",
-                join(&unknown)
-            ),
-        );
-    }
-    let missing: Vec<&String> = expected.difference(&actual).collect();
-    if !missing.is_empty() {
-        add(
-            "missing-recipient",
-            Severity::Warning,
-            field,
-            format!(
-                "not sealed to recipient(s) {} from the repository's recipients list; re-seal it (sealgate seal --merge-into) so every cluster and recovery key can open it",
-                join(&missing)
-            ),
-        );
-    }
-}
-
-fn join(items: &[&String]) -> String {
-    items.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
-}
-
 /// One-line descriptions of finding codes, for SARIF rules.
 pub fn describe(code: &str) -> &'static str {
     match code {
@@ -328,7 +357,10 @@ pub fn describe(code: &str) -> &'static str {
         "empty-reference" => "A Secret reference has an empty name or key",
         "missing-image-pull-secret" => "An image pull Secret that nothing provides",
         "unknown-keys" => "A reference relies on a provider whose keys are not known",
+        "invalid-workload" => "A workload's pod spec is not shaped as Kubernetes defines it",
         "plaintext-secret" => "A Kubernetes Secret with plaintext values is about to be committed",
+        "invalid-sealed-secret" => "A SealedSecret object is malformed",
+        "invalid-key" => "A SealedSecret data key breaks Kubernetes' naming rules",
         "malformed-sealed-value" => "A SealedSecret value is not valid base64-encoded age",
         "unknown-recipient" => "A SealedSecret is sealed to a recipient not in the repository's list",
         "missing-recipient" => "A SealedSecret is not sealed to every recipient in the repository's list",

@@ -341,9 +341,14 @@ impl Locator {
     /// picks a list element by its `name` field, or by position when the selector is a
     /// number. Falls back to the deepest part of the path that exists.
     pub fn line(&self, doc: &Document, path: &str) -> Option<usize> {
-        let mut node = self.docs.get(doc.index.checked_sub(1)?)?;
+        self.line_at(doc.index, doc.item, path)
+    }
+
+    /// [`Locator::line`] for the document numbered `index` (and `List` item `item`).
+    pub fn line_at(&self, index: usize, item: Option<usize>, path: &str) -> Option<usize> {
+        let mut node = self.docs.get(index.checked_sub(1)?)?;
         let mut line = node.referenced.line();
-        let item = doc.item.map(|i| format!("items[{i}]"));
+        let item = item.map(|i| format!("items[{i}]"));
         for segment in item.iter().map(String::as_str).chain(path_segments(path)) {
             let (key, selector) = match segment.split_once('[') {
                 Some((k, rest)) => (k, Some(rest.strip_suffix(']').unwrap_or(rest))),
