@@ -155,7 +155,10 @@ fn secret_from_flags(args: &SealArgs) -> Result<PlainSecret> {
     if secret.data.is_empty() && args.merge_into.is_none() {
         bail!("the Secret has no data: give --from-literal, --from-file or --from-env-file");
     }
-    secret.check_names()?;
+    // With --merge-into and no --name, the name comes from the target file.
+    if !secret.name.is_empty() {
+        secret.check_names()?;
+    }
     Ok(secret)
 }
 
