@@ -171,6 +171,13 @@ fn yaml_options() -> serde_saphyr::Options {
             max_events: 50_000_000,
             max_reader_input_bytes: Some(MAX_INPUT_BYTES),
             max_total_scalar_bytes: MAX_INPUT_BYTES,
+            max_recorded_anchor_events: 100_000,
+        },
+        // Real manifests use few aliases (rendered charts none); a billion-laughs
+        // document is refused after a bounded amount of work.
+        alias_limits: serde_saphyr::alias_limits! {
+            max_total_replayed_events: 100_000,
+            max_alias_expansions_per_anchor: 1_000,
         },
         with_snippet: false,
     }
@@ -513,6 +520,12 @@ mod tests {
             Locator::new(list).unwrap().line(&docs[1], "spec.containers"),
             Some(7)
         );
+    }
+
+    #[test]
+    fn ordinary_aliases_still_work() {
+        let docs = parse_documents(b"kind: A\nlabels: &l {app: web, tier: front}\nselector: *l\n").unwrap();
+        assert_eq!(docs[0].value["selector"]["tier"], "front");
     }
 
     #[test]
