@@ -217,6 +217,16 @@ pub struct ValidateArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,
+    /// Also count what the live cluster provides (Secret metadata, SealedSecrets,
+    /// Certificates, ExternalSecrets) in the workloads' namespaces. No Secret values are read.
+    #[arg(long)]
+    pub cluster: bool,
+    /// Kubeconfig for --cluster [default: KUBECONFIG, then ~/.kube/config].
+    #[arg(long, value_name = "FILE", requires = "cluster")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context for --cluster.
+    #[arg(long, value_name = "NAME", requires = "cluster")]
+    pub context: Option<String>,
 }
 
 #[derive(Debug, Args)]

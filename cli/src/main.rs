@@ -20,6 +20,8 @@ use clap::{CommandFactory, Parser};
 use args::{Cli, Command};
 
 fn main() -> ExitCode {
+    // One TLS crypto provider for the whole process (kube's client uses rustls).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     let done = |r: anyhow::Result<()>| r.map(|()| 0);
     let result = match cli.command {

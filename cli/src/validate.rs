@@ -97,6 +97,9 @@ pub fn run(args: ValidateArgs) -> Result<u8> {
         ctx.read(&bytes, recipients.as_ref(), &mut g);
     }
 
+    if args.cluster {
+        add_live_objects(&args, &default_namespace, &mut g)?;
+    }
     references::evaluate(&g.workloads, &g.objects, &targets, &g.inventory, &mut g.pending);
 
     // Field paths become lines with one positioned re-parse per file that needs it.
@@ -144,6 +147,43 @@ pub fn run(args: ValidateArgs) -> Result<u8> {
     } else {
         u8::from(summary.errors > 0)
     })
+}
+
+/// `--cluster`: adds what the cluster provides in the namespaces the workloads use.
+fn add_live_objects(args: &ValidateArgs, default_namespace: &str, g: &mut Gathered) -> Result<()> {
+    let namespaces: BTreeSet<String> = g
+        .workloads
+        .iter()
+        .filter_map(|(_, w)| w.as_ref().ok())
+        .map(|w| w.namespace.clone())
+        .collect();
+    if namespaces.is_empty() {
+        return Ok(());
+    }
+    let namespaces: Vec<String> = namespaces.into_iter().collect();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let live = runtime.block_on(async {
+        let client = sealgate_cluster::connect(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
+        sealgate_cluster::live_objects(&client, &namespaces).await
+    })?;
+    for obj in &live.objects {
+        g.inventory.add_object(obj, default_namespace);
+    }
+    for note in live.notes {
+        g.findings.push(Finding {
+            code: "cluster",
+            severity: Severity::Note,
+            file: "<cluster>".to_owned(),
+            line: None,
+            object: None,
+            field: None,
+            message: note,
+        });
+    }
+    Ok(())
 }
 
 struct Ctx<'a> {
@@ -367,6 +407,7 @@ pub fn describe(code: &str) -> &'static str {
         "duplicate-object" => "The same object is defined twice",
         "invalid-manifest" => "A file is not valid YAML or JSON",
         "not-kubernetes" => "A file holds no Kubernetes objects and was skipped",
+        "cluster" => "Something about the live cluster worth knowing (validate --cluster)",
         _ => "sealgate finding",
     }
 }
