@@ -397,6 +397,7 @@ pub fn describe(code: &str) -> &'static str {
         "empty-reference" => "A Secret reference has an empty name or key",
         "missing-image-pull-secret" => "An image pull Secret that nothing provides",
         "unknown-keys" => "A reference relies on a provider whose keys are not known",
+        "invalid-annotation" => "A sealgate annotation on a workload cannot be read",
         "invalid-workload" => "A workload's pod spec is not shaped as Kubernetes defines it",
         "plaintext-secret" => "A Kubernetes Secret with plaintext values is about to be committed",
         "invalid-sealed-secret" => "A SealedSecret object is malformed",

@@ -174,13 +174,43 @@ impl CompiledDeclaration {
     }
 }
 
+/// A provider for a Secret name in several namespaces (a ClusterExternalSecret).
+#[derive(Clone, Debug)]
+struct ClusterWide {
+    /// The namespaces it lists; `None` when they are chosen by label selectors,
+    /// which cannot be resolved here, so it is counted on everywhere.
+    namespaces: Option<Vec<String>>,
+    secret: String,
+    provider: Provider,
+}
+
+/// Namespace -> name -> value, so lookups by `&str` allocate nothing.
+type ByNamespace<T> = HashMap<String, HashMap<String, T>>;
+
 /// An in-memory inventory built from objects (manifests, or a cluster's lists) and declarations.
+///
+/// This is what `sealgate validate` checks against:
+///
+/// ```
+/// use sealgate_core::inventory::{Inventory, MemoryInventory};
+/// use serde_json::json;
+///
+/// let inv = MemoryInventory::from_objects(
+///     &[json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+///              "metadata": {"name": "api", "namespace": "prod"}, "spec": {"secretName": "api-tls"}})],
+///     "default",
+/// );
+/// let p = &inv.providers("prod", "api-tls")[0];
+/// assert_eq!(p.to_string(), "Certificate prod/api");
+/// assert_eq!(p.has_key("tls.crt"), Some(true));
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct MemoryInventory {
-    by_secret: HashMap<(String, String), Vec<Provider>>,
-    pull_secrets: HashMap<(String, String), Vec<String>>,
+    by_secret: ByNamespace<Vec<Provider>>,
+    secrets: usize,
+    pull_secrets: ByNamespace<Vec<String>>,
     declared: Vec<CompiledDeclaration>,
-    cluster_wide: Vec<(Vec<String>, String, Provider)>,
+    cluster_wide: Vec<ClusterWide>,
 }
 
 impl MemoryInventory {
@@ -189,12 +219,31 @@ impl MemoryInventory {
         Self::default()
     }
 
+    /// An inventory of what `objects` provide (see [`MemoryInventory::add_object`]).
+    pub fn from_objects<'a>(objects: impl IntoIterator<Item = &'a Value>, default_namespace: &str) -> Self {
+        let mut inv = Self::new();
+        for obj in objects {
+            inv.add_object(obj, default_namespace);
+        }
+        inv
+    }
+
     /// Adds a provider of Secret `name` in `namespace`.
     pub fn add(&mut self, namespace: &str, name: &str, provider: Provider) {
-        self.by_secret
-            .entry((namespace.to_owned(), name.to_owned()))
+        let names = self.by_secret.entry(namespace.to_owned()).or_default();
+        let providers = names.entry(name.to_owned()).or_default();
+        if providers.is_empty() {
+            self.secrets += 1;
+        }
+        providers.push(provider);
+    }
+
+    /// Records the `imagePullSecrets` of ServiceAccount `name` in `namespace`.
+    pub fn add_service_account(&mut self, namespace: &str, name: &str, pull_secrets: Vec<String>) {
+        self.pull_secrets
+            .entry(namespace.to_owned())
             .or_default()
-            .push(provider);
+            .insert(name.to_owned(), pull_secrets);
     }
 
     /// Adds a declaration of Secrets created outside the manifests.
@@ -210,13 +259,29 @@ impl MemoryInventory {
     }
 
     /// Adds whatever `obj` provides, if it is a kind that provides Secrets (or a
-    /// ServiceAccount). Returns whether it was used.
+    /// ServiceAccount), or whatever the items of a `List` provide. Returns whether
+    /// anything was used.
+    ///
+    /// Secrets (keys from `data`/`stringData`, else from the `sealgate.dev/keys`
+    /// stamp), SealedSecrets (keys of `encryptedData`, readiness from the `Ready`
+    /// condition), cert-manager Certificates (`spec.secretName`; `tls.crt`,
+    /// `tls.key`, `ca.crt`), External Secrets ExternalSecrets (`spec.target.name`,
+    /// defaulting to the object's name) and ClusterExternalSecrets. Objects
+    /// without a namespace are taken to be in `default_namespace`.
     pub fn add_object(&mut self, obj: &Value, default_namespace: &str) -> bool {
         let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
         let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
+        if let (true, Some(items)) = (kind.ends_with("List"), obj.get("items").and_then(Value::as_array)) {
+            let mut used = false;
+            for item in items {
+                used |= self.add_object(item, default_namespace);
+            }
+            return used;
+        }
         let namespace = obj
             .pointer("/metadata/namespace")
             .and_then(Value::as_str)
+            .filter(|ns| !ns.is_empty())
             .unwrap_or(default_namespace)
             .to_owned();
         let name = obj
@@ -239,7 +304,7 @@ impl MemoryInventory {
                     .filter_map(|s| s.get("name").and_then(Value::as_str))
                     .map(str::to_owned)
                     .collect();
-                self.pull_secrets.insert((namespace, name), names);
+                self.add_service_account(&namespace, &name, names);
             }
             (names::GROUP, names::KIND) => {
                 let p = sealed_secret_provider(obj, &namespace, &name);
@@ -253,17 +318,28 @@ impl MemoryInventory {
                     .map(str::to_owned)
                     .into_iter()
                     .collect();
+                // While a certificate is being issued it is not Ready, yet nothing has failed.
+                let issuing = condition(obj, "Issuing")
+                    .is_some_and(|c| c.get("status").and_then(Value::as_str) == Some("True"));
+                let readiness = if issuing {
+                    Readiness::Unknown
+                } else {
+                    ready_condition(obj)
+                };
                 let p = Provider {
                     kind: ProviderKind::Certificate,
                     namespace: namespace.clone(),
                     name,
                     keys: Keys::Known(keys),
-                    readiness: ready_condition(obj),
+                    readiness,
                 };
                 self.add(&namespace, secret, p);
             }
             ("external-secrets.io", "ExternalSecret") => {
                 let spec = obj.get("spec").unwrap_or(&Value::Null);
+                if creates_nothing(spec) {
+                    return false;
+                }
                 let target = target_name(spec, &name);
                 let p = Provider {
                     kind: ProviderKind::ExternalSecret,
@@ -277,6 +353,9 @@ impl MemoryInventory {
             ("external-secrets.io", "ClusterExternalSecret") => {
                 let spec = obj.get("spec").unwrap_or(&Value::Null);
                 let es_spec = spec.get("externalSecretSpec").unwrap_or(&Value::Null);
+                if creates_nothing(es_spec) {
+                    return false;
+                }
                 let secret_name = spec
                     .get("externalSecretName")
                     .and_then(Value::as_str)
@@ -298,11 +377,20 @@ impl MemoryInventory {
                     .filter_map(Value::as_str)
                     .map(str::to_owned)
                     .collect();
-                if namespaces.is_empty() {
-                    // Selected by labels: which namespaces is not knowable offline.
-                    return false;
-                }
-                self.cluster_wide.push((namespaces, target, p));
+                let by_label = ["namespaceSelector", "namespaceSelectors"]
+                    .iter()
+                    .any(|k| spec.get(k).is_some_and(|v| !v.is_null()));
+                let namespaces = match (namespaces.is_empty(), by_label) {
+                    (true, false) => return false,
+                    // Which namespaces the labels select is not knowable from manifests.
+                    (_, true) => None,
+                    (false, false) => Some(namespaces),
+                };
+                self.cluster_wide.push(ClusterWide {
+                    namespaces,
+                    secret: target,
+                    provider: p,
+                });
             }
             _ => return false,
         }
@@ -311,7 +399,7 @@ impl MemoryInventory {
 
     /// Number of Secrets (namespace and name) that have at least one provider object.
     pub fn len(&self) -> usize {
-        self.by_secret.len()
+        self.secrets
     }
 
     /// Whether nothing has been added.
@@ -324,12 +412,17 @@ impl Inventory for MemoryInventory {
     fn providers(&self, namespace: &str, name: &str) -> Vec<Provider> {
         let mut out = self
             .by_secret
-            .get(&(namespace.to_owned(), name.to_owned()))
+            .get(namespace)
+            .and_then(|names| names.get(name))
             .cloned()
             .unwrap_or_default();
-        for (namespaces, target, p) in &self.cluster_wide {
-            if target == name && namespaces.iter().any(|n| n == namespace) {
-                out.push(p.clone());
+        for c in &self.cluster_wide {
+            let in_namespace = c
+                .namespaces
+                .as_ref()
+                .is_none_or(|list| list.iter().any(|n| n == namespace));
+            if c.secret == name && in_namespace {
+                out.push(c.provider.clone());
             }
         }
         for d in &self.declared {
@@ -342,14 +435,16 @@ impl Inventory for MemoryInventory {
     }
 
     fn service_account_pull_secrets(&self, namespace: &str, name: &str) -> Option<Vec<String>> {
-        self.pull_secrets
-            .get(&(namespace.to_owned(), name.to_owned()))
-            .cloned()
+        self.pull_secrets.get(namespace)?.get(name).cloned()
     }
 }
 
+/// Keys the token controller fills into a `kubernetes.io/service-account-token` Secret.
+const SERVICE_ACCOUNT_TOKEN_KEYS: [&str; 3] = ["ca.crt", "namespace", "token"];
+
 /// A Secret object: its keys from `data`/`stringData`, or from sealgate's key stamp
-/// when only metadata is known.
+/// when only metadata is known (e.g. a watch cache of metadata); otherwise unknown.
+/// A service-account token Secret without data gets the keys the cluster fills in.
 pub fn secret_provider(obj: &Value, namespace: &str, name: &str) -> Provider {
     let mut keys = BTreeSet::new();
     let mut has_data = false;
@@ -363,9 +458,15 @@ pub fn secret_provider(obj: &Value, namespace: &str, name: &str) -> Provider {
         .pointer("/metadata/annotations")
         .and_then(|a| a.get(names::ANNOTATION_KEYS))
         .and_then(Value::as_str);
+    let token = obj.get("type").and_then(Value::as_str) == Some("kubernetes.io/service-account-token");
     let keys = match (has_data, stamped) {
+        (true, _) if token => {
+            keys.extend(SERVICE_ACCOUNT_TOKEN_KEYS.map(str::to_owned));
+            Keys::Known(keys)
+        }
         (true, _) => Keys::Known(keys),
         (false, Some(stamp)) => Keys::Known(parse_key_stamp(stamp)),
+        (false, None) if token => Keys::Known(SERVICE_ACCOUNT_TOKEN_KEYS.map(str::to_owned).into()),
         (false, None) => Keys::Unknown,
     };
     Provider {
@@ -412,14 +513,19 @@ pub fn sealed_secret_provider(obj: &Value, namespace: &str, name: &str) -> Provi
     }
 }
 
+/// The condition of type `type_` in `status.conditions`.
+fn condition<'a>(obj: &'a Value, type_: &str) -> Option<&'a Value> {
+    obj.pointer("/status/conditions")
+        .and_then(Value::as_array)?
+        .iter()
+        .find(|c| c.get("type").and_then(Value::as_str) == Some(type_))
+}
+
 /// Readiness from a `Ready` condition in `status.conditions`.
 fn ready_condition(obj: &Value) -> Readiness {
-    let conditions = obj.pointer("/status/conditions").and_then(Value::as_array);
-    let ready = conditions
-        .into_iter()
-        .flatten()
-        .find(|c| c.get("type").and_then(Value::as_str) == Some(names::CONDITION_READY));
-    let Some(c) = ready else { return Readiness::Unknown };
+    let Some(c) = condition(obj, names::CONDITION_READY) else {
+        return Readiness::Unknown;
+    };
     let text = |k: &str| c.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
     match c.get("status").and_then(Value::as_str) {
         Some("True") => Readiness::Ready,
@@ -429,6 +535,11 @@ fn ready_condition(obj: &Value) -> Readiness {
         },
         _ => Readiness::Unknown,
     }
+}
+
+/// `target.creationPolicy: None`: the ExternalSecret never creates the Secret.
+fn creates_nothing(spec: &Value) -> bool {
+    spec.pointer("/target/creationPolicy").and_then(Value::as_str) == Some("None")
 }
 
 fn target_name(spec: &Value, default: &str) -> String {
@@ -534,6 +645,151 @@ mod tests {
         assert_eq!(inv.providers("prod", "es3")[0].keys, keys(&["url"]));
         assert_eq!(inv.providers("b", "shared")[0].keys, keys(&["k"]));
         assert!(inv.providers("c", "shared").is_empty());
+    }
+
+    #[test]
+    fn provider_table() {
+        let failed = |reason: &str| Readiness::Failed {
+            reason: reason.into(),
+            message: String::new(),
+        };
+        let cond =
+            |t: &str, status: &str, reason: &str| json!({"type": t, "status": status, "reason": reason});
+        // (object, namespace and Secret name it provides, keys, readiness)
+        let cases = [
+            (
+                json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "empty"}}),
+                ("prod", "empty"),
+                Keys::Unknown,
+                Readiness::Ready,
+            ),
+            (
+                json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/service-account-token", "metadata": {"name": "tok"}}),
+                ("prod", "tok"),
+                keys(&["ca.crt", "namespace", "token"]),
+                Readiness::Ready,
+            ),
+            (
+                json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "blank-ns", "namespace": ""}, "data": {}}),
+                ("prod", "blank-ns"),
+                keys(&[]),
+                Readiness::Ready,
+            ),
+            (
+                json!({"apiVersion": "sealgate.dev/v1alpha1", "kind": "SealedSecret", "metadata": {"name": "s"},
+                    "spec": {"encryptedData": {"a": "x", "b": "y"}}}),
+                ("prod", "s"),
+                keys(&["a", "b"]),
+                Readiness::Unknown,
+            ),
+            (
+                json!({"apiVersion": "sealgate.dev/v1alpha1", "kind": "SealedSecret", "metadata": {"name": "r"},
+                    "spec": {}, "status": {"conditions": [cond("Ready", "True", "Unsealed")]}}),
+                ("prod", "r"),
+                keys(&[]),
+                Readiness::Ready,
+            ),
+            (
+                json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate", "metadata": {"name": "c"},
+                    "spec": {"secretName": "c-tls"}, "status": {"conditions": [cond("Ready", "False", "DoesNotExist"), cond("Issuing", "True", "")]}}),
+                ("prod", "c-tls"),
+                keys(&["ca.crt", "tls.crt", "tls.key"]),
+                Readiness::Unknown,
+            ),
+            (
+                json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate", "metadata": {"name": "d"},
+                    "spec": {"secretName": "d-tls"}, "status": {"conditions": [cond("Ready", "False", "Failed"), cond("Issuing", "False", "Failed")]}}),
+                ("prod", "d-tls"),
+                keys(&["ca.crt", "tls.crt", "tls.key"]),
+                failed("Failed"),
+            ),
+            (
+                json!({"apiVersion": "external-secrets.io/v1beta1", "kind": "ExternalSecret", "metadata": {"name": "own-name", "namespace": "team"},
+                    "spec": {"data": [{"secretKey": "a"}, {"secretKey": "b"}]},
+                    "status": {"conditions": [cond("Ready", "False", "SecretSyncedError")]}}),
+                ("team", "own-name"),
+                keys(&["a", "b"]),
+                failed("SecretSyncedError"),
+            ),
+            (
+                json!({"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret", "metadata": {"name": "m"},
+                    "spec": {"data": [{"secretKey": "raw"}], "target": {"name": "merged", "template": {"mergePolicy": "Merge", "data": {"url": "x"}}}}}),
+                ("prod", "merged"),
+                keys(&["raw", "url"]),
+                Readiness::Unknown,
+            ),
+            (
+                json!({"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret", "metadata": {"name": "t"},
+                    "spec": {"target": {"name": "tf", "template": {"templateFrom": [{"configMap": {"name": "x"}}]}}}}),
+                ("prod", "tf"),
+                Keys::Unknown,
+                Readiness::Unknown,
+            ),
+        ];
+        for (obj, (ns, name), want_keys, want_ready) in cases {
+            let inv = MemoryInventory::from_objects([&obj], "prod");
+            let got = inv.providers(ns, name);
+            assert_eq!(got.len(), 1, "{obj}");
+            assert_eq!(
+                (&got[0].keys, &got[0].readiness),
+                (&want_keys, &want_ready),
+                "{obj}"
+            );
+        }
+    }
+
+    #[test]
+    fn objects_that_provide_nothing() {
+        for obj in [
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}),
+            json!({"apiVersion": "example.com/v1", "kind": "Secret", "metadata": {"name": "x"}}),
+            json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate", "metadata": {"name": "x"}, "spec": {}}),
+            json!({"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret", "metadata": {"name": "x"},
+                "spec": {"target": {"creationPolicy": "None"}, "data": [{"secretKey": "k"}]}}),
+            json!({"apiVersion": "external-secrets.io/v1", "kind": "ClusterExternalSecret", "metadata": {"name": "x"},
+                "spec": {"externalSecretSpec": {}}}),
+        ] {
+            let mut inv = MemoryInventory::new();
+            assert!(!inv.add_object(&obj, "prod"), "{obj}");
+            assert!(inv.is_empty(), "{obj}");
+            assert_eq!(inv.len(), 0, "{obj}");
+        }
+    }
+
+    #[test]
+    fn lists_and_service_accounts() {
+        let list = json!({"apiVersion": "v1", "kind": "SecretList", "items": [
+            {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "a"}, "data": {"k": ""}},
+            {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "a", "namespace": "other"}, "data": {"k": ""}},
+            {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "sa"}, "imagePullSecrets": [{"name": "reg"}]},
+        ]});
+        let mut inv = MemoryInventory::new();
+        assert!(inv.add_object(&list, "prod"));
+        assert_eq!(inv.len(), 2);
+        assert_eq!(inv.providers("other", "a").len(), 1);
+        assert_eq!(
+            inv.service_account_pull_secrets("prod", "sa"),
+            Some(vec!["reg".to_owned()])
+        );
+        assert_eq!(inv.service_account_pull_secrets("prod", "default"), None);
+    }
+
+    #[test]
+    fn cluster_external_secret_by_label_counts_everywhere() {
+        let inv = MemoryInventory::from_objects(
+            &[
+                json!({"apiVersion": "external-secrets.io/v1beta1", "kind": "ClusterExternalSecret", "metadata": {"name": "ces"},
+                "spec": {"namespaceSelectors": [{"matchLabels": {"team": "a"}}],
+                         "externalSecretSpec": {"target": {"name": "shared"}, "dataFrom": [{"extract": {"key": "k"}}]}}}),
+            ],
+            "d",
+        );
+        let p = &inv.providers("anywhere", "shared")[0];
+        assert_eq!(
+            (p.keys.clone(), p.to_string()),
+            (Keys::Unknown, "ClusterExternalSecret ces".to_owned())
+        );
+        assert!(inv.providers("anywhere", "ces").is_empty());
     }
 
     #[test]
