@@ -1,0 +1,727 @@
+//! One SealedSecret, one pass: unseal, check ownership, server-side apply the
+//! Secret, write status, emit events. Called by the controller loop for every
+//! change of a SealedSecret or of a Secret it owns, and on every resync.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{ObjectReference, Secret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::{Client, Resource, ResourceExt};
+use sealgate_core::{SealedSecret, SecretError, names, unseal_secret};
+use serde_json::json;
+
+use crate::desired::{self, Ownership};
+use crate::keystore::KeyStore;
+use crate::metrics::Metrics;
+
+/// Everything a reconcile needs.
+pub struct Context {
+    /// API client.
+    pub client: Client,
+    /// The keys.
+    pub keys: Arc<KeyStore>,
+    /// Event recorder (de-duplicates repeats into series).
+    pub recorder: Recorder,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Periodic resync of every SealedSecret.
+    pub resync: Duration,
+    /// How long a SealedSecret that cannot be unsealed waits before the next try.
+    /// A change to it (or a new key) is picked up at once regardless.
+    pub retry_unsealable: Duration,
+}
+
+/// A reconcile that failed on the API side; retried with backoff.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    /// A Kubernetes API call failed.
+    #[error("{action} {object}: {source}")]
+    Api {
+        /// What was being done.
+        action: &'static str,
+        /// The object.
+        object: String,
+        /// The error.
+        source: kube::Error,
+    },
+}
+
+fn api_err<'a>(action: &'static str, object: &'a str) -> impl FnOnce(kube::Error) -> ReconcileError + 'a {
+    move |source| ReconcileError::Api {
+        action,
+        object: object.to_owned(),
+        source,
+    }
+}
+
+/// The outcome that goes into the Ready condition.
+struct Outcome {
+    ready: bool,
+    reason: &'static str,
+    message: String,
+}
+
+/// Reconciles one SealedSecret.
+pub async fn reconcile(sealed: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+    let started = Instant::now();
+    let result = reconcile_inner(&sealed, &ctx).await;
+    ctx.metrics
+        .reconcile_duration
+        .observe(started.elapsed().as_secs_f64());
+    if result.is_err() {
+        ctx.metrics.reconciled("error");
+    }
+    result
+}
+
+async fn reconcile_inner(sealed: &SealedSecret, ctx: &Context) -> Result<Action, ReconcileError> {
+    if sealed.metadata.deletion_timestamp.is_some() {
+        // The Secret goes with it through its ownerReference (garbage collection).
+        return Ok(Action::await_change());
+    }
+    let namespace = sealed.namespace().unwrap_or_default();
+    let name = sealed.name_any();
+    let object = format!("{namespace}/{name}");
+
+    let plain = match unseal_secret(sealed, &ctx.keys.keyring(), &namespace) {
+        Ok(plain) => plain,
+        Err(SecretError::Unseal(failures)) => {
+            for (_, e) in &failures {
+                ctx.metrics.unseal_failed(e.reason());
+            }
+            let message = failures
+                .iter()
+                .map(|(k, e)| format!("key {k:?}: {e}"))
+                .collect::<Vec<_>>()
+                .join("; ");
+            let outcome = Outcome {
+                ready: false,
+                reason: "UnsealFailed",
+                message,
+            };
+            report(sealed, ctx, &outcome, EventType::Warning).await?;
+            ctx.metrics.reconciled("unseal_failed");
+            return Ok(Action::requeue(ctx.retry_unsealable));
+        }
+        Err(other) => {
+            let outcome = Outcome {
+                ready: false,
+                reason: "Invalid",
+                message: other.to_string(),
+            };
+            report(sealed, ctx, &outcome, EventType::Warning).await?;
+            ctx.metrics.reconciled("unseal_failed");
+            return Ok(Action::requeue(ctx.retry_unsealable));
+        }
+    };
+
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
+    let desired = desired::secret_for(sealed, &plain);
+    drop(plain);
+    let existing = secrets
+        .get_opt(&name)
+        .await
+        .map_err(api_err("reading Secret", &object))?;
+    let mut drift = false;
+    match desired::ownership(sealed, existing.as_ref().map(|s| &s.metadata)) {
+        Ownership::NotManaged { controller } => {
+            let by = controller
+                .map(|c| format!(" (controlled by {c})"))
+                .unwrap_or_default();
+            let message = format!(
+                "Secret {object} exists and is not managed by this SealedSecret{by}; it is left alone. \
+                 Annotate it {}=\"true\" to let sealgate take it over",
+                names::ANNOTATION_MANAGED
+            );
+            let outcome = Outcome {
+                ready: false,
+                reason: "SecretNotManaged",
+                message,
+            };
+            report(sealed, ctx, &outcome, EventType::Warning).await?;
+            ctx.metrics.reconciled("not_managed");
+            return Ok(Action::requeue(ctx.resync));
+        }
+        Ownership::Absent => {
+            // Deleted behind our back after we produced it (the status says so): drift.
+            drift = was_ready_for_this_generation(sealed);
+            apply(&secrets, &desired, &object).await?;
+        }
+        Ownership::Owned => {
+            let existing = existing.unwrap_or_default();
+            if desired::differs(&existing, &desired) {
+                let same_spec = desired::stamped_generation(&existing.metadata) == sealed.metadata.generation;
+                if same_spec && desired::skips_drift_correction(&existing.metadata) {
+                    let outcome =
+                        ready_outcome(&object, &desired, " (edits kept: drift correction is off for it)");
+                    report(sealed, ctx, &outcome, EventType::Normal).await?;
+                    ctx.metrics.reconciled("ok");
+                    return Ok(Action::requeue(ctx.resync));
+                }
+                drift = same_spec;
+                if desired::needs_replacement(&existing, &desired) {
+                    let dp = DeleteParams {
+                        preconditions: Some(Preconditions {
+                            uid: existing.metadata.uid.clone(),
+                            resource_version: None,
+                        }),
+                        ..DeleteParams::default()
+                    };
+                    secrets
+                        .delete(&name, &dp)
+                        .await
+                        .map_err(api_err("replacing Secret", &object))?;
+                }
+                apply(&secrets, &desired, &object).await?;
+            }
+        }
+    }
+    if drift {
+        ctx.metrics.drift_corrections.inc();
+        let note = format!("Secret {object} was changed or deleted outside sealgate and has been restored");
+        publish(ctx, sealed, EventType::Warning, "DriftCorrected", note).await;
+    }
+    let outcome = ready_outcome(&object, &desired, "");
+    report(sealed, ctx, &outcome, EventType::Normal).await?;
+    ctx.metrics.reconciled("ok");
+    Ok(Action::requeue(ctx.resync))
+}
+
+fn ready_outcome(object: &str, desired: &Secret, extra: &str) -> Outcome {
+    let keys = desired.data.as_ref().map_or(0, |d| d.len());
+    Outcome {
+        ready: true,
+        reason: "Unsealed",
+        message: format!("Secret {object} holds {keys} unsealed key(s){extra}"),
+    }
+}
+
+fn was_ready_for_this_generation(sealed: &SealedSecret) -> bool {
+    let status = sealed.status.as_ref();
+    status.and_then(|s| s.observed_generation) == sealed.metadata.generation
+        && sealed.ready_condition().is_some_and(|c| c.status == "True")
+}
+
+async fn apply(secrets: &Api<Secret>, desired: &Secret, object: &str) -> Result<(), ReconcileError> {
+    let params = PatchParams::apply(names::FIELD_MANAGER).force();
+    let name = desired.metadata.name.clone().unwrap_or_default();
+    secrets
+        .patch(&name, &params, &Patch::Apply(desired))
+        .await
+        .map_err(api_err("applying Secret", object))?;
+    Ok(())
+}
+
+/// Writes the Ready condition when it changed, and emits the matching event on a change.
+async fn report(
+    sealed: &SealedSecret,
+    ctx: &Context,
+    outcome: &Outcome,
+    kind: EventType,
+) -> Result<(), ReconcileError> {
+    let status = if outcome.ready { "True" } else { "False" };
+    let previous = sealed.ready_condition();
+    let unchanged = previous
+        .is_some_and(|c| c.status == status && c.reason == outcome.reason && c.message == outcome.message)
+        && sealed.status.as_ref().and_then(|s| s.observed_generation) == sealed.metadata.generation;
+    if unchanged {
+        return Ok(());
+    }
+    let transition = match previous {
+        Some(c) if c.status == status => c.last_transition_time.clone(),
+        _ => Time(Timestamp::now()),
+    };
+    let condition = Condition {
+        type_: names::CONDITION_READY.to_owned(),
+        status: status.to_owned(),
+        reason: outcome.reason.to_owned(),
+        message: outcome.message.clone(),
+        last_transition_time: transition,
+        observed_generation: sealed.metadata.generation,
+    };
+    let patch = json!({
+        "apiVersion": names::API_VERSION,
+        "kind": names::KIND,
+        "status": {"observedGeneration": sealed.metadata.generation, "conditions": [condition]},
+    });
+    let api: Api<SealedSecret> = Api::namespaced(ctx.client.clone(), &sealed.namespace().unwrap_or_default());
+    let params = PatchParams::apply(names::FIELD_MANAGER).force();
+    api.patch_status(&sealed.name_any(), &params, &Patch::Apply(&patch))
+        .await
+        .map_err(api_err("writing status of SealedSecret", &sealed.name_any()))?;
+    let reason_changed = previous.is_none_or(|c| c.reason != outcome.reason || c.status != status);
+    if reason_changed || !outcome.ready {
+        publish(ctx, sealed, kind, outcome.reason, outcome.message.clone()).await;
+    }
+    Ok(())
+}
+
+/// Emits an event; failing to record one is logged, not fatal.
+async fn publish(ctx: &Context, sealed: &SealedSecret, type_: EventType, reason: &str, note: String) {
+    let reference: ObjectReference = sealed.object_ref(&());
+    let event = Event {
+        type_,
+        reason: reason.to_owned(),
+        note: Some(note),
+        action: "Reconcile".to_owned(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&event, &reference).await {
+        tracing::warn!(error = %e, reason, "could not record event");
+    }
+}
+
+/// Backoff for API failures: 5 s, doubling per consecutive failure, at most 5 min.
+pub fn error_policy(_sealed: Arc<SealedSecret>, error: &ReconcileError, _ctx: Arc<Context>) -> Action {
+    tracing::warn!(%error, "reconcile failed; retrying");
+    Action::requeue(Duration::from_secs(5))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    use http::{Method, Request, Response};
+    use kube::client::Body;
+    use kube::runtime::events::Reporter;
+    use sealgate_core::{Identity, PlainSecret, RecipientSet, Scope, SealOptions, SecretBytes, seal_secret};
+    use serde_json::Value;
+
+    use crate::keystore::StoredKey;
+
+    /// One request the controller made: method, path and query, JSON body.
+    #[derive(Debug, Clone)]
+    struct Call {
+        method: Method,
+        uri: String,
+        body: Value,
+    }
+
+    type Route = Box<dyn Fn(&Method, &str) -> Option<(u16, Value)> + Send + Sync>;
+
+    /// A mocked API server answering from `route` (404 otherwise) and recording every call.
+    fn mock(route: Route) -> (Client, Arc<Mutex<Vec<Call>>>, tokio::task::JoinHandle<()>) {
+        let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let recorded = calls.clone();
+        let server = tokio::spawn(async move {
+            while let Some((request, send)) = handle.next_request().await {
+                let (parts, body) = request.into_parts();
+                let bytes = body.collect_bytes().await.unwrap_or_default();
+                let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+                let uri = parts.uri.to_string();
+                let path = parts.uri.path().to_owned();
+                recorded.lock().unwrap().push(Call {
+                    method: parts.method.clone(),
+                    uri,
+                    body: body.clone(),
+                });
+                let (status, reply) = route(&parts.method, &path).unwrap_or_else(|| {
+                    (404, json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404, "message": "not found"}))
+                });
+                // Apply and create echo the object back, as the API server does
+                // (a status patch comes back as the whole object).
+                let reply = if reply.is_null() {
+                    let mut echo = body;
+                    if let Some(obj) = echo.as_object_mut() {
+                        obj.entry("metadata")
+                            .or_insert(json!({"name": "db", "namespace": "prod"}));
+                        if obj.get("kind") == Some(&json!("SealedSecret")) {
+                            obj.entry("spec").or_insert(json!({}));
+                        }
+                    }
+                    echo
+                } else {
+                    reply
+                };
+                send.send_response(
+                    Response::builder()
+                        .status(status)
+                        .body(Body::from(serde_json::to_vec(&reply).unwrap()))
+                        .unwrap(),
+                );
+            }
+        });
+        (Client::new(service, "default"), calls, server)
+    }
+
+    struct Fixture {
+        key: Identity,
+        sealed: SealedSecret,
+    }
+
+    fn fixture(sealed_to: Option<&Identity>) -> Fixture {
+        let key = Identity::generate();
+        let to = sealed_to.cloned().unwrap_or_else(|| key.clone());
+        let mut p = PlainSecret {
+            name: "db".into(),
+            namespace: Some("prod".into()),
+            ..Default::default()
+        };
+        p.data
+            .insert("password".into(), SecretBytes::copy_from(b"CANARY-ctl-9"));
+        p.immutable = Some(true);
+        let set = RecipientSet::from(vec![to.recipient()]);
+        let mut sealed = seal_secret(
+            &p,
+            &SealOptions {
+                recipients: &set,
+                scope: Scope::Strict,
+            },
+        )
+        .unwrap();
+        sealed.metadata.uid = Some("uid-1".into());
+        sealed.metadata.generation = Some(2);
+        Fixture { key, sealed }
+    }
+
+    fn context(client: Client, key: &Identity) -> Arc<Context> {
+        let keys = Arc::new(KeyStore::new(vec![]));
+        keys.set(vec![StoredKey {
+            secret: "k".into(),
+            created: "2026-01-01T00:00:00Z".parse().unwrap(),
+            identity: key.clone(),
+        }]);
+        let reporter = Reporter {
+            controller: "sealgate-controller".into(),
+            instance: None,
+        };
+        Arc::new(Context {
+            client: client.clone(),
+            keys,
+            recorder: Recorder::new(client, reporter),
+            metrics: Arc::default(),
+            resync: Duration::from_secs(600),
+            retry_unsealable: Duration::from_secs(300),
+        })
+    }
+
+    fn ready_status(sealed: &mut SealedSecret) {
+        let object = "prod/db";
+        let desired_keys = sealed.spec.encrypted_data.len();
+        sealed.status = Some(sealgate_core::SealedSecretStatus {
+            observed_generation: sealed.metadata.generation,
+            conditions: vec![Condition {
+                type_: "Ready".into(),
+                status: "True".into(),
+                reason: "Unsealed".into(),
+                message: format!("Secret {object} holds {desired_keys} unsealed key(s)"),
+                last_transition_time: Time("2026-01-01T00:00:00Z".parse().unwrap()),
+                observed_generation: sealed.metadata.generation,
+            }],
+        });
+    }
+
+    fn produced(f: &Fixture) -> Value {
+        let plain = unseal_secret(
+            &f.sealed,
+            &sealgate_core::Keyring::from(vec![f.key.clone()]),
+            "prod",
+        )
+        .unwrap();
+        serde_json::to_value(desired::secret_for(&f.sealed, &plain)).unwrap()
+    }
+
+    const SECRET: &str = "/api/v1/namespaces/prod/secrets/db";
+    const STATUS: &str = "/apis/sealgate.dev/v1alpha1/namespaces/prod/sealedsecrets/db/status";
+    const EVENTS: &str = "/apis/events.k8s.io/v1/namespaces/prod/events";
+
+    fn summary(calls: &[Call]) -> Vec<String> {
+        calls
+            .iter()
+            .map(|c| format!("{} {}", c.method, c.uri.split('?').next().unwrap_or("")))
+            .collect()
+    }
+
+    async fn run(f: &Fixture, route: Route) -> (Result<Action, ReconcileError>, Vec<Call>, Arc<Context>) {
+        let (client, calls, server) = mock(route);
+        let ctx = context(client, &f.key);
+        let result = reconcile(Arc::new(f.sealed.clone()), ctx.clone()).await;
+        server.abort();
+        let calls = calls.lock().unwrap().clone();
+        for c in &calls {
+            assert!(
+                !c.body.to_string().contains("CANARY"),
+                "plaintext in a request other than the Secret? {c:?}"
+            );
+        }
+        (result, calls, ctx)
+    }
+
+    fn no_leak_except_secret_data(calls: &[Call]) {
+        for c in calls.iter().filter(|c| !c.uri.starts_with(SECRET)) {
+            assert!(
+                !c.body.to_string().contains("Q0FOQVJZ"),
+                "base64 plaintext outside the Secret: {c:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn first_creation_applies_the_secret_then_status_then_event() {
+        let f = fixture(None);
+        let (result, calls, ctx) = run(
+            &f,
+            Box::new(|m, p| match (m.as_str(), p) {
+                ("PATCH", SECRET) | ("PATCH", STATUS) | ("POST", EVENTS) => Some((200, Value::Null)),
+                _ => None,
+            }),
+        )
+        .await;
+        assert!(result.is_ok(), "{result:?}");
+        assert_eq!(
+            summary(&calls),
+            [
+                format!("GET {SECRET}"),
+                format!("PATCH {SECRET}"),
+                format!("PATCH {STATUS}"),
+                format!("POST {EVENTS}")
+            ]
+        );
+        let apply = &calls[1];
+        assert!(
+            apply.uri.contains("fieldManager=sealgate-controller") && apply.uri.contains("force=true"),
+            "{}",
+            apply.uri
+        );
+        let secret = &apply.body;
+        assert_eq!(secret["metadata"]["ownerReferences"][0]["uid"], "uid-1");
+        assert_eq!(secret["metadata"]["ownerReferences"][0]["controller"], true);
+        assert_eq!(secret["metadata"]["annotations"]["sealgate.dev/keys"], "password");
+        assert_eq!(
+            secret["metadata"]["annotations"]["sealgate.dev/source-generation"],
+            "2"
+        );
+        assert_eq!(secret["immutable"], true);
+        assert_eq!(secret["data"]["password"], "Q0FOQVJZLWN0bC05");
+        let status = &calls[2].body["status"];
+        assert_eq!(status["observedGeneration"], 2);
+        assert_eq!(
+            (
+                status["conditions"][0]["status"].as_str(),
+                status["conditions"][0]["reason"].as_str()
+            ),
+            (Some("True"), Some("Unsealed"))
+        );
+        assert_eq!(calls[3].body["reason"], "Unsealed");
+        assert!(
+            ctx.metrics
+                .render()
+                .contains("sealgate_reconciles_total{result=\"ok\"} 1")
+        );
+        no_leak_except_secret_data(&calls);
+    }
+
+    #[tokio::test]
+    async fn in_sync_is_a_single_read() {
+        let mut f = fixture(None);
+        ready_status(&mut f.sealed);
+        let existing = produced(&f);
+        let (result, calls, _) = run(
+            &f,
+            Box::new(move |m, p| match (m.as_str(), p) {
+                ("GET", SECRET) => Some((200, existing.clone())),
+                _ => None,
+            }),
+        )
+        .await;
+        assert!(result.is_ok());
+        assert_eq!(summary(&calls), [format!("GET {SECRET}")]);
+    }
+
+    #[tokio::test]
+    async fn drift_is_reverted_with_an_event_and_a_metric() {
+        let mut f = fixture(None);
+        f.sealed.spec.template.get_or_insert_default().immutable = None;
+        ready_status(&mut f.sealed);
+        let mut edited = produced(&f);
+        edited["data"]["password"] = json!("aGFja2Vk");
+        let (result, calls, ctx) = run(
+            &f,
+            Box::new(move |m, p| match (m.as_str(), p) {
+                ("GET", SECRET) => Some((200, edited.clone())),
+                ("PATCH", SECRET) | ("POST", EVENTS) => Some((200, Value::Null)),
+                _ => None,
+            }),
+        )
+        .await;
+        assert!(result.is_ok(), "{result:?}");
+        assert_eq!(
+            summary(&calls),
+            [
+                format!("GET {SECRET}"),
+                format!("PATCH {SECRET}"),
+                format!("POST {EVENTS}")
+            ]
+        );
+        assert_eq!(calls[1].body["data"]["password"], "Q0FOQVJZLWN0bC05");
+        assert_eq!(calls[2].body["reason"], "DriftCorrected");
+        assert!(
+            ctx.metrics
+                .render()
+                .contains("sealgate_drift_corrections_total 1")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_deleted_secret_is_recreated_as_drift() {
+        let mut f = fixture(None);
+        ready_status(&mut f.sealed);
+        let (_, calls, ctx) = run(
+            &f,
+            Box::new(|m, p| match (m.as_str(), p) {
+                ("PATCH", SECRET) | ("POST", EVENTS) => Some((200, Value::Null)),
+                _ => None,
+            }),
+        )
+        .await;
+        assert_eq!(
+            summary(&calls),
+            [
+                format!("GET {SECRET}"),
+                format!("PATCH {SECRET}"),
+                format!("POST {EVENTS}")
+            ]
+        );
+        assert!(
+            ctx.metrics
+                .render()
+                .contains("sealgate_drift_corrections_total 1")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_secret_we_do_not_own_is_left_alone() {
+        let f = fixture(None);
+        let foreign = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": "prod", "uid": "other"}, "data": {"password": "b3RoZXI="}});
+        let (result, calls, _) = run(
+            &f,
+            Box::new(move |m, p| match (m.as_str(), p) {
+                ("GET", SECRET) => Some((200, foreign.clone())),
+                ("PATCH", STATUS) | ("POST", EVENTS) => Some((200, Value::Null)),
+                _ => None,
+            }),
+        )
+        .await;
+        assert!(result.is_ok());
+        assert_eq!(
+            summary(&calls),
+            [
+                format!("GET {SECRET}"),
+                format!("PATCH {STATUS}"),
+                format!("POST {EVENTS}")
+            ]
+        );
+        let condition = &calls[1].body["status"]["conditions"][0];
+        assert_eq!(
+            (condition["status"].as_str(), condition["reason"].as_str()),
+            (Some("False"), Some("SecretNotManaged"))
+        );
+        assert!(
+            calls
+                .iter()
+                .all(|c| !(c.uri.starts_with(SECRET) && c.method != Method::GET)),
+            "never written or deleted"
+        );
+    }
+
+    #[tokio::test]
+    async fn unseal_failure_sets_ready_false_and_waits() {
+        let stranger = Identity::generate();
+        let f = fixture(Some(&stranger));
+        let (result, calls, ctx) = run(
+            &f,
+            Box::new(|m, p| match (m.as_str(), p) {
+                ("PATCH", STATUS) | ("POST", EVENTS) => Some((200, Value::Null)),
+                _ => None,
+            }),
+        )
+        .await;
+        assert_eq!(
+            result.unwrap(),
+            Action::requeue(Duration::from_secs(300)),
+            "no hot loop"
+        );
+        assert_eq!(
+            summary(&calls),
+            [format!("PATCH {STATUS}"), format!("POST {EVENTS}")]
+        );
+        let condition = &calls[0].body["status"]["conditions"][0];
+        assert_eq!(condition["reason"], "UnsealFailed");
+        assert_eq!(
+            condition["message"],
+            "key \"password\": not sealed to any key in this keyring"
+        );
+        assert_eq!(calls[1].body["type"], "Warning");
+        assert!(
+            ctx.metrics
+                .render()
+                .contains("sealgate_unseal_errors_total{reason=\"NoMatchingKey\"} 1")
+        );
+    }
+
+    #[tokio::test]
+    async fn an_immutable_secret_with_new_content_is_replaced() {
+        let mut f = fixture(None);
+        let mut old = produced(&f);
+        old["data"]["password"] = json!("b2xk");
+        old["metadata"]["annotations"]["sealgate.dev/source-generation"] = json!("1");
+        old["metadata"]["uid"] = json!("secret-uid");
+        f.sealed.metadata.generation = Some(2);
+        let (result, calls, ctx) = run(
+            &f,
+            Box::new(move |m, p| match (m.as_str(), p) {
+                ("GET", SECRET) => Some((200, old.clone())),
+                ("DELETE", SECRET) => Some((
+                    200,
+                    json!({"kind": "Status", "apiVersion": "v1", "status": "Success"}),
+                )),
+                ("PATCH", SECRET) | ("PATCH", STATUS) | ("POST", EVENTS) => Some((200, Value::Null)),
+                _ => None,
+            }),
+        )
+        .await;
+        assert!(result.is_ok(), "{result:?}");
+        assert_eq!(
+            summary(&calls)[..3],
+            [
+                format!("GET {SECRET}"),
+                format!("DELETE {SECRET}"),
+                format!("PATCH {SECRET}")
+            ]
+        );
+        assert_eq!(
+            calls[1].body["preconditions"]["uid"], "secret-uid",
+            "only the Secret we read is deleted"
+        );
+        assert!(
+            ctx.metrics
+                .render()
+                .contains("sealgate_drift_corrections_total 0"),
+            "a new generation is not drift"
+        );
+    }
+
+    #[tokio::test]
+    async fn api_errors_are_returned_for_backoff() {
+        let f = fixture(None);
+        let (result, _, ctx) = run(&f, Box::new(|m, p| match (m.as_str(), p) {
+            ("GET", SECRET) => Some((500, json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 500, "message": "etcd down"}))),
+            _ => None,
+        }))
+        .await;
+        let err = result.unwrap_err().to_string();
+        assert!(err.starts_with("reading Secret prod/db"), "{err}");
+        assert!(
+            ctx.metrics
+                .render()
+                .contains("sealgate_reconciles_total{result=\"error\"} 1")
+        );
+    }
+}
