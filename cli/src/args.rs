@@ -32,6 +32,15 @@ pub enum Command {
     /// Pre-commit check: fail on plaintext Secrets and .env files.
     #[command(after_help = SCAN_EXAMPLES)]
     Scan(ScanArgs),
+    /// Print the sealing recipients published by sealgate-controller.
+    #[command(after_help = RECIPIENT_EXAMPLES)]
+    Recipient(ControllerArgs),
+    /// Ask the cluster whether it can unseal SealedSecrets (no values leave it).
+    #[command(after_help = VERIFY_EXAMPLES)]
+    Verify(VerifyArgs),
+    /// Re-seal SealedSecrets to the cluster's newest key, inside the cluster.
+    #[command(after_help = REENCRYPT_EXAMPLES)]
+    Reencrypt(ReencryptArgs),
     /// Print a shell completion script.
     #[command(after_help = "Example:\n  sealgate completions bash > /etc/bash_completion.d/sealgate")]
     Completions {
@@ -88,6 +97,25 @@ Examples:
 
 Exit status: 0 clean, 1 findings at error level, 2 unusable input.";
 
+const RECIPIENT_EXAMPLES: &str = "\
+Examples:
+  # Save the cluster's recipients for offline sealing (commit this file)
+  sealgate recipient > .sealgate/recipients.txt
+
+  # A controller installed elsewhere
+  sealgate recipient --controller-namespace platform --context prod-eu";
+
+const VERIFY_EXAMPLES: &str = "\
+Examples:
+  sealgate verify -f deploy/db.sealed.yaml
+
+Exit status: 0 every value can be unsealed, 1 some cannot, 2 other errors.";
+
+const REENCRYPT_EXAMPLES: &str = "\
+Examples:
+  # After a key rotation: re-seal to the newest key, rewriting the file atomically
+  sealgate reencrypt -f deploy/db.sealed.yaml --in-place";
+
 const UNSEAL_EXAMPLES: &str = "\
 Examples:
   # Recover Secrets with a backed-up cluster key or a recovery key
@@ -111,6 +139,57 @@ pub enum Format {
     Json,
 }
 
+/// How to reach sealgate-controller (through the API server's service proxy).
+#[derive(Clone, Debug, Args)]
+pub struct ControllerArgs {
+    /// Namespace of the controller's Service.
+    #[arg(
+        long,
+        env = "SEALGATE_CONTROLLER_NAMESPACE",
+        default_value = "sealgate-system"
+    )]
+    pub controller_namespace: String,
+    /// Name of the controller's Service.
+    #[arg(long, env = "SEALGATE_CONTROLLER_NAME", default_value = "sealgate-controller")]
+    pub controller_name: String,
+    /// Name or number of the Service's HTTP port.
+    #[arg(long, default_value = "http")]
+    pub controller_port: String,
+    /// Kubeconfig [default: KUBECONFIG, then ~/.kube/config].
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context.
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// Namespace for SealedSecrets that have none (verify, reencrypt).
+    #[arg(skip)]
+    pub namespace: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// SealedSecret manifest; `-` or absent for stdin.
+    #[arg(short = 'f', long = "filename", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub controller: ControllerArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReencryptArgs {
+    /// SealedSecret manifest; `-` or absent for stdin.
+    #[arg(short = 'f', long = "filename", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Write the result to this file (atomically) instead of standard output.
+    #[arg(short = 'w', long = "write", value_name = "FILE", conflicts_with = "in_place")]
+    pub write: Option<PathBuf>,
+    /// Rewrite the input file in place (atomically).
+    #[arg(long, requires = "file")]
+    pub in_place: bool,
+    #[command(flatten)]
+    pub controller: ControllerArgs,
+}
+
 /// Where the recipients come from.
 #[derive(Debug, Args)]
 pub struct RecipientArgs {
@@ -120,6 +199,12 @@ pub struct RecipientArgs {
     /// File of recipients, one per line; `#` starts a comment.
     #[arg(long, value_name = "FILE")]
     pub recipients_file: Vec<PathBuf>,
+    /// Fetch the recipients from sealgate-controller (the default when no recipient
+    /// is given and a kubeconfig is present).
+    #[arg(long)]
+    pub fetch: bool,
+    #[command(flatten)]
+    pub controller: ControllerArgs,
 }
 
 #[derive(Debug, Args)]

@@ -154,9 +154,15 @@ pub fn recipients(args: &RecipientArgs) -> Result<RecipientSet> {
     {
         set = RecipientSet::parse_list(&env).with_context(|| names::ENV_RECIPIENTS.to_owned())?;
     }
+    let fetch = args.fetch || (set.is_empty() && crate::controller::kubeconfig_present(&args.controller));
+    if fetch {
+        set.extend(
+            crate::controller::fetch(&args.controller).context("fetching recipients from the cluster")?,
+        );
+    }
     if set.is_empty() {
         bail!(
-            "no recipients: pass -r age1…, --recipients-file FILE, or set {}",
+            "no recipients: pass -r age1…, --recipients-file FILE, --fetch (from sealgate-controller), or set {}",
             names::ENV_RECIPIENTS
         );
     }

@@ -3,6 +3,7 @@
 
 mod args;
 mod config;
+mod controller;
 mod files;
 mod inputs;
 mod keygen;
@@ -30,6 +31,9 @@ fn main() -> ExitCode {
         Command::Keygen(a) => done(keygen::run(a)),
         Command::Scan(a) => scan::run(a),
         Command::Validate(a) => validate::run(a),
+        Command::Recipient(a) => done(controller::recipient(a)),
+        Command::Verify(a) => controller::verify(a),
+        Command::Reencrypt(a) => done(controller::reencrypt(a)),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "sealgate", &mut std::io::stdout());
             Ok(0)

@@ -57,6 +57,85 @@ pub async fn connect(kubeconfig: Option<&Path>, context: Option<&str>) -> Result
     Client::try_from(config).map_err(|e| ClusterError::Config(e.to_string()))
 }
 
+/// Where the controller's HTTP endpoints are: its Service, reached through the
+/// API server's service proxy (so no port-forward or ingress is needed).
+#[derive(Clone, Debug)]
+pub struct ControllerService {
+    /// Namespace of the controller's Service.
+    pub namespace: String,
+    /// Name of the Service.
+    pub name: String,
+    /// Name (or number) of the Service port.
+    pub port: String,
+}
+
+impl ControllerService {
+    fn path(&self, endpoint: &str) -> String {
+        format!(
+            "/api/v1/namespaces/{}/services/{}:{}/proxy{endpoint}",
+            self.namespace, self.name, self.port
+        )
+    }
+}
+
+/// Why the controller could not be asked.
+#[derive(Debug, thiserror::Error)]
+#[error("controller {service}/{name} ({endpoint}): {message}")]
+pub struct ControllerError {
+    /// Namespace of the Service.
+    pub service: String,
+    /// Name of the Service.
+    pub name: String,
+    /// The endpoint called.
+    pub endpoint: &'static str,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// Calls a controller endpoint: GET without a body, POST with one. Returns the response text.
+pub async fn call_controller(
+    client: &Client,
+    service: &ControllerService,
+    endpoint: &'static str,
+    body: Option<Vec<u8>>,
+) -> Result<String, ControllerError> {
+    let err = |message: String| ControllerError {
+        service: service.namespace.clone(),
+        name: service.name.clone(),
+        endpoint,
+        message,
+    };
+    let builder = match body {
+        None => http::Request::get(service.path(endpoint)).body(Vec::new()),
+        Some(b) => http::Request::post(service.path(endpoint))
+            .header("content-type", "application/yaml")
+            .body(b),
+    };
+    let request = builder.map_err(|e| err(e.to_string()))?;
+    client.request_text(request).await.map_err(|e| match e {
+        kube::Error::Api(status) if status.code == 404 => err(format!(
+            "not found: is sealgate-controller installed there? ({})",
+            status.message
+        )),
+        kube::Error::Api(status) => err(format!("{} {}", status.code, status.message.trim())),
+        other => err(other.to_string()),
+    })
+}
+
+/// The controller's recipients: the active key first, then the recovery recipients.
+pub async fn fetch_recipients(
+    client: &Client,
+    service: &ControllerService,
+) -> Result<sealgate_core::RecipientSet, ControllerError> {
+    let text = call_controller(client, service, "/v1/recipients", None).await?;
+    sealgate_core::RecipientSet::parse(&text).map_err(|e| ControllerError {
+        service: service.namespace.clone(),
+        name: service.name.clone(),
+        endpoint: "/v1/recipients",
+        message: format!("unexpected answer: {e}"),
+    })
+}
+
 /// What the cluster provides, as manifest-shaped objects the core inventory reads.
 #[derive(Debug, Default)]
 pub struct LiveObjects {
@@ -338,6 +417,40 @@ mod tests {
             inv.service_account_pull_secrets("prod", "default"),
             Some(vec!["regcred".to_owned()])
         );
+    }
+
+    #[tokio::test]
+    async fn recipients_through_the_service_proxy() {
+        let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let client = Client::new(service, "default");
+        let recipient = sealgate_core::Identity::generate().recipient();
+        let answer = format!("{recipient}\n");
+        let server = tokio::spawn(async move {
+            let (request, send) = handle.next_request().await.unwrap();
+            assert_eq!(
+                request.uri().path(),
+                "/api/v1/namespaces/sealgate/services/sealgate-controller:http/proxy/v1/recipients"
+            );
+            send.send_response(Response::builder().body(Body::from(answer.into_bytes())).unwrap());
+            let (_, send) = handle.next_request().await.unwrap();
+            let status = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 404, "message": "services \"x\" not found"});
+            send.send_response(
+                Response::builder()
+                    .status(404)
+                    .body(Body::from(serde_json::to_vec(&status).unwrap()))
+                    .unwrap(),
+            );
+        });
+        let svc = ControllerService {
+            namespace: "sealgate".into(),
+            name: "sealgate-controller".into(),
+            port: "http".into(),
+        };
+        let set = fetch_recipients(&client, &svc).await.unwrap();
+        assert_eq!(set.recipients(), &[recipient]);
+        let err = fetch_recipients(&client, &svc).await.unwrap_err().to_string();
+        assert!(err.contains("is sealgate-controller installed there?"), "{err}");
+        server.await.unwrap();
     }
 
     #[tokio::test]
