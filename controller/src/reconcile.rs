@@ -708,6 +708,50 @@ mod tests {
         );
     }
 
+    /// A tracing writer into a shared buffer, to read what would be logged.
+    #[derive(Clone, Default)]
+    struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for LogBuffer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn nothing_logged_or_counted_holds_the_plaintext() {
+        let logs = LogBuffer::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || writer.clone())
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let mut metrics_text = String::new();
+        for sealed_to in [None, Some(Identity::generate())] {
+            let f = fixture(sealed_to.as_ref());
+            let (_, _, ctx) = run(&f, Box::new(|m, p| match (m.as_str(), p) {
+                ("PATCH", SECRET) | ("PATCH", STATUS) | ("POST", EVENTS) => Some((200, Value::Null)),
+                ("GET", SECRET) => Some((500, json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 500, "message": "boom"}))),
+                _ => None,
+            }))
+            .await;
+            metrics_text.push_str(&ctx.metrics.render());
+        }
+        let logged = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+        assert!(!logged.is_empty(), "the capture works");
+        for text in [&logged, &metrics_text] {
+            assert!(
+                !text.contains("CANARY") && !text.contains("Q0FOQVJZ"),
+                "plaintext leaked: {text}"
+            );
+        }
+    }
+
     #[tokio::test]
     async fn api_errors_are_returned_for_backoff() {
         let f = fixture(None);
