@@ -53,7 +53,7 @@ for _ in $(seq 120); do
   rss=$(awk '/VmHWM/ {print $2}' /proc/$pid/status)
   [ "$rss" -gt "$peak" ] && peak=$rss
   ready=$(k get secrets -n "$app" --no-headers 2>/dev/null | wc -l)
-  [ "$ready" -ge "$m" ] && break
+  [ "$ready" -ge $((n + m)) ] && break
   sleep 2
 done
 awk -v n="$n" -v a="$ours" -v b="$floor" -v p="$peak" -v m="$m" 'BEGIN {
