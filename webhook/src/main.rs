@@ -1,9 +1,152 @@
-//! `sealgate-webhook`: the validating admission webhook (deploy gate).
-//!
-//! Not built yet: tracked in its own issue. This binary exists so the
-//! workspace layout matches DESIGN.md from the start.
+//! `sealgate-webhook`: a validating admission webhook that rejects workloads
+//! whose Secrets or keys do not exist and that nothing will produce, with the
+//! same rule as `sealgate validate`.
 
-fn main() {
-    eprintln!("sealgate-webhook: not implemented yet (see the webhook issue)");
-    std::process::exit(2);
+mod admission;
+mod cache;
+mod http;
+mod metrics;
+mod server;
+mod tls;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use tokio::sync::watch;
+
+use admission::Mode;
+
+/// Rejects workloads whose Secrets or keys are missing.
+#[derive(Debug, Parser)]
+#[command(name = "sealgate-webhook", version, max_term_width = 100)]
+struct Args {
+    /// HTTPS listen address.
+    #[arg(long, env = "SEALGATE_WEBHOOK_LISTEN", default_value = "0.0.0.0:8443")]
+    listen: SocketAddr,
+    /// Serving certificate chain (PEM); reloaded when it changes.
+    #[arg(long, env = "SEALGATE_TLS_CERT_FILE")]
+    tls_cert_file: PathBuf,
+    /// Serving private key (PEM); reloaded when it changes.
+    #[arg(long, env = "SEALGATE_TLS_KEY_FILE")]
+    tls_key_file: PathBuf,
+    /// Mode for namespaces without the sealgate.dev/admission label: enforce or warn.
+    #[arg(long, env = "SEALGATE_ADMISSION_MODE", default_value = "enforce", value_parser = parse_mode)]
+    default_mode: Mode,
+    /// Deadline for one review; keep it below the webhook's timeoutSeconds (5).
+    #[arg(long, env = "SEALGATE_REQUEST_TIMEOUT_MS", default_value_t = 4000)]
+    request_timeout_ms: u64,
+    /// Deadline for a TLS handshake.
+    #[arg(long, env = "SEALGATE_HANDSHAKE_TIMEOUT_MS", default_value_t = 5000)]
+    handshake_timeout_ms: u64,
+    /// Requests handled at once; more wait.
+    #[arg(long, env = "SEALGATE_MAX_IN_FLIGHT", default_value_t = 512)]
+    max_in_flight: usize,
+    /// Log filter.
+    #[arg(long, env = "SEALGATE_LOG_LEVEL", default_value = "info")]
+    log_level: String,
+    /// Log as JSON lines.
+    #[arg(long, env = "SEALGATE_LOG_JSON", default_value_t = false)]
+    log_json: bool,
+    /// Kubeconfig outside a cluster [default: in-cluster, then KUBECONFIG].
+    #[arg(long, env = "SEALGATE_KUBECONFIG")]
+    kubeconfig: Option<PathBuf>,
+}
+
+fn parse_mode(s: &str) -> Result<Mode, String> {
+    s.parse()
+}
+
+fn main() -> ExitCode {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let args = Args::parse();
+    let filter = tracing_subscriber::EnvFilter::try_new(&args.log_level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if args.log_json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<()> {
+    let resolver = tls::Reloading::new(args.tls_cert_file.clone(), args.tls_key_file.clone())?;
+    tokio::spawn(resolver.clone().watch(Duration::from_secs(2)));
+    let tls = Arc::new(tls::server_config(resolver).context("TLS configuration")?);
+    let client = sealgate_cluster::connect(args.kubeconfig.as_deref(), None).await?;
+
+    let ready = Arc::new(AtomicBool::new(false));
+    let metrics = Arc::new(metrics::Metrics::default());
+    let (stop_tx, stop) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        let _ = stop_tx.send(true);
+    });
+
+    let caches = cache::Caches::start(client.clone()).await;
+    ready.store(true, Ordering::Relaxed);
+    let reader_client = client.clone();
+    let key_reader: http::KeyReader = Arc::new(move |ns, name| {
+        let client = reader_client.clone();
+        Box::pin(async move { cache::read_key_names(&client, &ns, &name).await })
+    });
+    let state = http::AppState {
+        live: Arc::new(caches),
+        key_reader: Some(key_reader),
+        default_mode: args.default_mode,
+        metrics,
+        ready,
+        deadline: Duration::from_millis(args.request_timeout_ms),
+    };
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    tracing::info!(address = %args.listen, mode = args.default_mode.as_str(), "serving admission reviews");
+    server::serve(
+        listener,
+        tls,
+        http::router(state, args.max_in_flight),
+        Duration::from_millis(args.handshake_timeout_ms),
+        stop,
+    )
+    .await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }

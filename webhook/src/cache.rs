@@ -1,0 +1,280 @@
+//! The live inventory: watch caches (kube-rs reflectors) of Secret metadata
+//! (never values), SealedSecrets, ServiceAccounts and Namespace labels, plus
+//! Certificates and ExternalSecrets when their CRDs are installed.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{Namespace, Secret, ServiceAccount};
+use kube::Client;
+use kube::api::{Api, ListParams, PartialObjectMeta};
+use kube::core::{ApiResource, DynamicObject, GroupVersionKind};
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use sealgate_core::inventory::{self, Inventory, Keys, MemoryInventory, Provider, ProviderKind};
+use sealgate_core::{SealedSecret, names};
+use zeroize::Zeroize;
+
+use crate::admission::Mode;
+
+/// The optional provider kinds: group, versions to try, kind, plural.
+const OPTIONAL_KINDS: &[(&str, &[&str], &str, &str)] = &[
+    ("cert-manager.io", &["v1"], "Certificate", "certificates"),
+    (
+        "external-secrets.io",
+        &["v1", "v1beta1"],
+        "ExternalSecret",
+        "externalsecrets",
+    ),
+];
+
+/// Watch caches and what they answer.
+#[derive(Clone)]
+pub struct Caches {
+    secrets: Store<PartialObjectMeta<Secret>>,
+    sealed: Store<SealedSecret>,
+    accounts: Store<ServiceAccount>,
+    namespaces: Store<PartialObjectMeta<Namespace>>,
+    optional: Arc<RwLock<Vec<(String, String, Store<DynamicObject>)>>>,
+}
+
+impl Caches {
+    /// Starts the watches; returns the caches once every one has synced.
+    pub async fn start(client: Client) -> Self {
+        let secrets = spawn_reflector(Api::<PartialObjectMeta<Secret>>::all(client.clone()));
+        let sealed = spawn_reflector(Api::<SealedSecret>::all(client.clone()));
+        let accounts = spawn_reflector(Api::<ServiceAccount>::all(client.clone()));
+        let namespaces = spawn_reflector(Api::<PartialObjectMeta<Namespace>>::all(client.clone()));
+        let caches = Caches {
+            secrets,
+            sealed,
+            accounts,
+            namespaces,
+            optional: Arc::default(),
+        };
+        for (what, ready) in [
+            ("Secrets", caches.secrets.wait_until_ready().await.is_ok()),
+            ("SealedSecrets", caches.sealed.wait_until_ready().await.is_ok()),
+            (
+                "ServiceAccounts",
+                caches.accounts.wait_until_ready().await.is_ok(),
+            ),
+            ("Namespaces", caches.namespaces.wait_until_ready().await.is_ok()),
+        ] {
+            tracing::info!(cache = what, synced = ready, "watch cache");
+        }
+        tokio::spawn(watch_optional_kinds(client, caches.optional.clone()));
+        caches
+    }
+
+    /// The namespace's `sealgate.dev/admission` mode, if it sets one.
+    pub fn namespace_mode(&self, namespace: &str) -> Option<Result<Mode, String>> {
+        let ns = self.namespaces.get(&ObjectRef::new(namespace))?;
+        let label = ns.metadata.labels.as_ref()?.get(names::LABEL_ADMISSION)?;
+        Some(label.parse())
+    }
+
+    /// Secrets among `wanted` that exist but whose key names the caches do not know.
+    pub fn unknown_key_secrets(&self, wanted: &[(String, String)]) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = wanted
+            .iter()
+            .filter(|(ns, name)| {
+                self.secrets
+                    .get(&ObjectRef::new(name).within(ns))
+                    .is_some_and(|meta| {
+                        !meta
+                            .metadata
+                            .annotations
+                            .as_ref()
+                            .is_some_and(|a| a.contains_key(names::ANNOTATION_KEYS))
+                    })
+            })
+            .cloned()
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+/// Reads the key names of one Secret and drops its values at once.
+pub async fn read_key_names(client: &Client, namespace: &str, name: &str) -> Option<BTreeSet<String>> {
+    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let mut secret = api.get_opt(name).await.ok().flatten()?;
+    let mut keys: BTreeSet<String> = BTreeSet::new();
+    if let Some(data) = secret.data.as_mut() {
+        for (k, v) in data.iter_mut() {
+            keys.insert(k.clone());
+            v.0.zeroize();
+        }
+    }
+    if let Some(data) = secret.string_data.as_mut() {
+        for (k, v) in data.iter_mut() {
+            keys.insert(k.clone());
+            v.zeroize();
+        }
+    }
+    Some(keys)
+}
+
+fn spawn_reflector<K>(api: Api<K>) -> Store<K>
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+{
+    let (store, writer) = reflector::store();
+    let stream = reflector::reflector(writer, watcher(api, watcher::Config::default().any_semantic()))
+        .default_backoff()
+        .applied_objects();
+    tokio::spawn(async move {
+        futures::pin_mut!(stream);
+        while let Some(item) = stream.next().await {
+            if let Err(e) = item {
+                tracing::warn!(error = %e, "watch error; retrying");
+            }
+        }
+    });
+    store
+}
+
+/// Checks at start and every five minutes whether the optional CRDs are served,
+/// and starts a watch cache for each one that appears. Says once when one is absent.
+async fn watch_optional_kinds(
+    client: Client,
+    optional: Arc<RwLock<Vec<(String, String, Store<DynamicObject>)>>>,
+) {
+    let mut said_absent: BTreeSet<&str> = BTreeSet::new();
+    loop {
+        for (group, versions, kind, plural) in OPTIONAL_KINDS {
+            let watching = optional
+                .read()
+                .map(|o| o.iter().any(|(_, k, _)| k == kind))
+                .unwrap_or(false);
+            if watching {
+                continue;
+            }
+            let mut found = None;
+            for version in *versions {
+                let ar =
+                    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural);
+                let api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
+                if api.list(&ListParams::default().limit(1)).await.is_ok() {
+                    found = Some((format!("{group}/{version}"), api));
+                    break;
+                }
+            }
+            match found {
+                Some((api_version, api)) => {
+                    let writer = reflector::store::Writer::new(writer_type(&api_version, kind, plural));
+                    let store = writer.as_reader();
+                    let stream =
+                        reflector::reflector(writer, watcher(api, watcher::Config::default().any_semantic()))
+                            .default_backoff()
+                            .applied_objects();
+                    tokio::spawn(async move {
+                        futures::pin_mut!(stream);
+                        while stream.next().await.is_some() {}
+                    });
+                    tracing::info!(kind, %api_version, "watching provider kind");
+                    if let Ok(mut o) = optional.write() {
+                        o.push((api_version, (*kind).to_owned(), store));
+                    }
+                }
+                None => {
+                    if said_absent.insert(kind) {
+                        tracing::info!(
+                            kind,
+                            "CRD not installed; not counted as a provider (checked again every 5 minutes)"
+                        );
+                    }
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(300)).await;
+    }
+}
+
+fn writer_type(api_version: &str, kind: &str, plural: &str) -> ApiResource {
+    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural)
+}
+
+impl Inventory for Caches {
+    fn providers(&self, namespace: &str, name: &str) -> Vec<Provider> {
+        let mut out = Vec::new();
+        let key = ObjectRef::new(name).within(namespace);
+        if let Some(meta) = self.secrets.get(&key) {
+            let obj = sealgate_cluster::secret_metadata_object(&meta.metadata);
+            out.push(inventory::secret_provider(&obj, namespace, name));
+        }
+        if let Some(sealed) = self.sealed.get(&ObjectRef::new(name).within(namespace))
+            && let Ok(obj) = serde_json::to_value(sealed.as_ref())
+        {
+            out.push(inventory::sealed_secret_provider(&obj, namespace, name));
+        }
+        let optional = self.optional.read().map(|o| o.clone()).unwrap_or_default();
+        if !optional.is_empty() {
+            let mut inv = MemoryInventory::new();
+            for (api_version, kind, store) in &optional {
+                for obj in store
+                    .state()
+                    .iter()
+                    .filter(|o| o.metadata.namespace.as_deref() == Some(namespace))
+                {
+                    if let Ok(mut v) = serde_json::to_value(obj.as_ref()) {
+                        v["apiVersion"] = api_version.clone().into();
+                        v["kind"] = kind.clone().into();
+                        inv.add_object(&v, namespace);
+                    }
+                }
+            }
+            out.extend(inv.providers(namespace, name));
+        }
+        out
+    }
+
+    fn service_account_pull_secrets(&self, namespace: &str, name: &str) -> Option<Vec<String>> {
+        let sa = self.accounts.get(&ObjectRef::new(name).within(namespace))?;
+        Some(
+            sa.image_pull_secrets
+                .iter()
+                .flatten()
+                .map(|r| r.name.clone())
+                .collect(),
+        )
+    }
+}
+
+/// An inventory with key names learned by reading single Secrets laid over another.
+pub struct WithKeys<'a> {
+    /// The caches.
+    pub base: &'a dyn Inventory,
+    /// (namespace, name) → key names read from the Secret itself.
+    pub keys: HashMap<(String, String), BTreeSet<String>>,
+}
+
+impl Inventory for WithKeys<'_> {
+    fn providers(&self, namespace: &str, name: &str) -> Vec<Provider> {
+        let mut providers = self.base.providers(namespace, name);
+        if let Some(keys) = self.keys.get(&(namespace.to_owned(), name.to_owned())) {
+            for p in providers
+                .iter_mut()
+                .filter(|p| p.kind == ProviderKind::Secret && p.keys == Keys::Unknown)
+            {
+                p.keys = Keys::Known(keys.clone());
+            }
+        }
+        providers
+    }
+
+    fn service_account_pull_secrets(&self, namespace: &str, name: &str) -> Option<Vec<String>> {
+        self.base.service_account_pull_secrets(namespace, name)
+    }
+}

@@ -1,0 +1,623 @@
+//! The webhook's routes: `POST /validate` (AdmissionReview v1), `/healthz`,
+//! `/readyz`, `/metrics`. Bodies are limited to 8 MiB, work to a deadline
+//! below the webhook's `timeoutSeconds`, and requests in flight to a maximum.
+
+use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use sealgate_core::inventory::Inventory;
+use tower::limit::ConcurrencyLimitLayer;
+
+use crate::admission::{Mode, Review};
+use crate::cache::WithKeys;
+use crate::metrics::Metrics;
+
+/// Largest AdmissionReview accepted.
+pub const MAX_BODY: usize = 8 * 1024 * 1024;
+
+/// Reads the key names of one Secret (values dropped at once), for Secrets the caches
+/// know only by metadata.
+pub type KeyReader = Arc<
+    dyn Fn(String, String) -> Pin<Box<dyn Future<Output = Option<BTreeSet<String>>> + Send>> + Send + Sync,
+>;
+
+/// What the live inventory offers beyond [`Inventory`].
+pub trait Live: Inventory + Send + Sync {
+    /// The namespace's own mode label, if any (an invalid label is an error string).
+    fn namespace_mode(&self, namespace: &str) -> Option<Result<Mode, String>>;
+    /// Referenced Secrets that exist but whose key names are unknown.
+    fn unknown_key_secrets(&self, wanted: &[(String, String)]) -> Vec<(String, String)>;
+}
+
+impl Live for crate::cache::Caches {
+    fn namespace_mode(&self, namespace: &str) -> Option<Result<Mode, String>> {
+        crate::cache::Caches::namespace_mode(self, namespace)
+    }
+    fn unknown_key_secrets(&self, wanted: &[(String, String)]) -> Vec<(String, String)> {
+        crate::cache::Caches::unknown_key_secrets(self, wanted)
+    }
+}
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// The inventory (watch caches in production).
+    pub live: Arc<dyn Live>,
+    /// Reads single Secrets' key names; `None` disables key-level reads.
+    pub key_reader: Option<KeyReader>,
+    /// Mode for namespaces without the label.
+    pub default_mode: Mode,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// True once the caches have synced.
+    pub ready: Arc<AtomicBool>,
+    /// Deadline for one review (below the webhook's timeoutSeconds).
+    pub deadline: Duration,
+}
+
+/// The router with its limits.
+pub fn router(state: AppState, max_in_flight: usize) -> Router {
+    Router::new()
+        .route("/validate", post(validate))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(ConcurrencyLimitLayer::new(max_in_flight.max(1)))
+        .with_state(state)
+}
+
+async fn readyz(State(s): State<AppState>) -> Response {
+    if s.ready.load(Ordering::Relaxed) {
+        (StatusCode::OK, "ok\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "watch caches not synced yet\n").into_response()
+    }
+}
+
+async fn metrics(State(s): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        s.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn validate(State(s): State<AppState>, body: axum::body::Bytes) -> Response {
+    let started = Instant::now();
+    let deadline = s.deadline;
+    match tokio::time::timeout(deadline, review(&s, &body)).await {
+        Ok(Ok(answer)) => {
+            s.metrics.observe(
+                &answer.kind,
+                answer.operation,
+                answer.verdict.as_str(),
+                started.elapsed().as_secs_f64(),
+            );
+            Json(answer.review).into_response()
+        }
+        Ok(Err(message)) => {
+            s.metrics
+                .observe("", "", "invalid", started.elapsed().as_secs_f64());
+            (StatusCode::BAD_REQUEST, message).into_response()
+        }
+        Err(_) => {
+            s.metrics
+                .observe("", "", "timeout", started.elapsed().as_secs_f64());
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("no decision within {deadline:?}\n"),
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn review(s: &AppState, body: &[u8]) -> Result<crate::admission::Answer, String> {
+    let review = match Review::parse(body).map_err(|e| format!("{e}\n"))? {
+        Ok(r) => r,
+        Err(answer) => return Ok(answer),
+    };
+    let namespace = review.namespace().unwrap_or("default").to_owned();
+    let mode = match s.live.namespace_mode(&namespace) {
+        Some(Ok(mode)) => mode,
+        Some(Err(e)) => {
+            tracing::warn!(%namespace, "{e}; using the default mode");
+            s.default_mode
+        }
+        None => s.default_mode,
+    };
+    let mut keys = HashMap::new();
+    if mode != Mode::Off
+        && let Some(reader) = &s.key_reader
+    {
+        let wanted = review.referenced_secrets(&namespace);
+        for (ns, name) in s.live.unknown_key_secrets(&wanted) {
+            if let Some(found) = reader(ns.clone(), name.clone()).await {
+                keys.insert((ns, name), found);
+            }
+        }
+    }
+    let inventory = WithKeys {
+        base: s.live.as_ref(),
+        keys,
+    };
+    Ok(review.decide(&inventory, mode))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use sealgate_core::inventory::{MemoryInventory, Provider};
+    use serde_json::{Value, json};
+    use tower::ServiceExt as _;
+
+    /// An inventory from manifests, with namespace modes: the production caches' stand-in.
+    struct TestLive {
+        inventory: MemoryInventory,
+        modes: HashMap<String, String>,
+        unknown: Vec<(String, String)>,
+    }
+
+    impl Inventory for TestLive {
+        fn providers(&self, namespace: &str, name: &str) -> Vec<Provider> {
+            self.inventory.providers(namespace, name)
+        }
+        fn service_account_pull_secrets(&self, namespace: &str, name: &str) -> Option<Vec<String>> {
+            self.inventory.service_account_pull_secrets(namespace, name)
+        }
+    }
+
+    impl Live for TestLive {
+        fn namespace_mode(&self, namespace: &str) -> Option<Result<Mode, String>> {
+            self.modes.get(namespace).map(|m| m.parse())
+        }
+        fn unknown_key_secrets(&self, wanted: &[(String, String)]) -> Vec<(String, String)> {
+            wanted
+                .iter()
+                .filter(|w| self.unknown.contains(w))
+                .cloned()
+                .collect()
+        }
+    }
+
+    fn secret(ns: &str, name: &str, keys: &[&str]) -> Value {
+        let data: serde_json::Map<String, Value> = keys.iter().map(|k| (k.to_string(), json!(""))).collect();
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": ns}, "data": data})
+    }
+
+    fn sealed(ns: &str, name: &str, keys: &[&str], ready: Option<(&str, &str)>) -> Value {
+        let data: serde_json::Map<String, Value> = keys.iter().map(|k| (k.to_string(), json!("x"))).collect();
+        let mut o = json!({"apiVersion": "sealgate.dev/v1alpha1", "kind": "SealedSecret",
+            "metadata": {"name": name, "namespace": ns, "generation": 1}, "spec": {"encryptedData": data}});
+        if let Some((status, message)) = ready {
+            o["status"] = json!({"observedGeneration": 1, "conditions": [{"type": "Ready", "status": status,
+                "reason": if status == "True" { "Unsealed" } else { "UnsealFailed" }, "message": message}]});
+        }
+        o
+    }
+
+    fn state_with(
+        objects: Vec<Value>,
+        modes: &[(&str, &str)],
+        default_mode: Mode,
+        reader: Option<KeyReader>,
+    ) -> AppState {
+        let mut inventory = MemoryInventory::new();
+        for o in &objects {
+            inventory.add_object(o, "default");
+        }
+        let live = TestLive {
+            inventory,
+            modes: modes
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect(),
+            unknown: vec![("prod".into(), "legacy".into())],
+        };
+        AppState {
+            live: Arc::new(live),
+            key_reader: reader,
+            default_mode,
+            metrics: Arc::default(),
+            ready: Arc::new(AtomicBool::new(true)),
+            deadline: Duration::from_secs(4),
+        }
+    }
+
+    fn state(objects: Vec<Value>) -> AppState {
+        state_with(objects, &[], Mode::Enforce, None)
+    }
+
+    fn env(var: &str, secret: &str, key: &str) -> Value {
+        json!({"name": var, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}})
+    }
+
+    fn pod_spec(env_list: Value) -> Value {
+        json!({"containers": [{"name": "api", "image": "x", "env": env_list}]})
+    }
+
+    fn workload(api_version: &str, kind: &str, spec: Value) -> Value {
+        let wrapped = match kind {
+            "Pod" => spec,
+            "CronJob" => {
+                json!({"schedule": "* * * * *", "jobTemplate": {"spec": {"template": {"spec": spec}}}})
+            }
+            _ => json!({"selector": {}, "template": {"spec": spec}}),
+        };
+        json!({"apiVersion": api_version, "kind": kind, "metadata": {"name": "api", "namespace": "prod"}, "spec": wrapped})
+    }
+
+    fn review(operation: &str, object: &Value, old: Option<&Value>) -> Value {
+        let api_version = object["apiVersion"].as_str().unwrap_or("v1");
+        let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+        let kind = object["kind"].as_str().unwrap_or("");
+        json!({
+            "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+            "request": {
+                "uid": "705ab4f5-6393-11e8-b7cc-42010a800002",
+                "kind": {"group": group, "version": version, "kind": kind},
+                "resource": {"group": group, "version": version, "resource": format!("{}s", kind.to_lowercase())},
+                "name": "api", "namespace": "prod", "operation": operation,
+                "userInfo": {"username": "dev"},
+                "object": object, "oldObject": old, "dryRun": false
+            }
+        })
+    }
+
+    async fn post(state: AppState, body: String) -> (StatusCode, Value, String) {
+        let req = Request::builder()
+            .method("POST")
+            .uri("/validate")
+            .header("content-type", "application/json")
+            .body(Body::from(body))
+            .unwrap();
+        let resp = router(state, 8).oneshot(req).await.unwrap();
+        let status = resp.status();
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null), text)
+    }
+
+    async fn decide(state: AppState, operation: &str, object: &Value, old: Option<&Value>) -> Value {
+        let (status, v, text) = post(state, review(operation, object, old).to_string()).await;
+        assert_eq!(status, StatusCode::OK, "{text}");
+        assert_eq!(v["response"]["uid"], "705ab4f5-6393-11e8-b7cc-42010a800002");
+        v["response"].clone()
+    }
+
+    fn message(r: &Value) -> &str {
+        r["status"]["message"].as_str().unwrap_or("")
+    }
+
+    #[tokio::test]
+    async fn every_kind_is_checked() {
+        for (api, kind) in [
+            ("apps/v1", "Deployment"),
+            ("apps/v1", "StatefulSet"),
+            ("apps/v1", "DaemonSet"),
+            ("apps/v1", "ReplicaSet"),
+            ("batch/v1", "Job"),
+            ("batch/v1", "CronJob"),
+            ("v1", "Pod"),
+        ] {
+            let obj = workload(
+                api,
+                kind,
+                pod_spec(json!([env("DB_PASSWORD", "db-creds", "password")])),
+            );
+            let r = decide(
+                state(vec![secret("prod", "db-creds", &["user"])]),
+                "CREATE",
+                &obj,
+                None,
+            )
+            .await;
+            assert_eq!(r["allowed"], false, "{kind}");
+            let path = refs_path(kind);
+            assert_eq!(
+                message(&r),
+                format!(
+                    "{kind} prod/api: Secret \"db-creds\" has no key \"password\" (it has keys \"user\") ({path}.containers[api].env[DB_PASSWORD])"
+                ),
+            );
+            let ok = decide(
+                state(vec![secret("prod", "db-creds", &["password"])]),
+                "CREATE",
+                &obj,
+                None,
+            )
+            .await;
+            assert_eq!(ok["allowed"], true, "{kind}");
+            assert!(ok.get("warnings").is_none());
+        }
+    }
+
+    fn refs_path(kind: &str) -> &'static str {
+        match kind {
+            "Pod" => "spec",
+            "CronJob" => "spec.jobTemplate.spec.template.spec",
+            _ => "spec.template.spec",
+        }
+    }
+
+    #[tokio::test]
+    async fn every_reference_form_one_line_each() {
+        let spec = json!({
+            "initContainers": [{"name": "init", "envFrom": [{"secretRef": {"name": "init-env"}}]}],
+            "containers": [{"name": "api", "env": [env("A", "gone", "k")]}],
+            "ephemeralContainers": [{"name": "dbg", "env": [env("B", "dbg", "k")]}],
+            "volumes": [
+                {"name": "certs", "secret": {"secretName": "tls"}},
+                {"name": "proj", "projected": {"sources": [{"secret": {"name": "p", "items": [{"key": "a", "path": "a"}]}}]}}
+            ],
+            "imagePullSecrets": [{"name": "regcred"}]
+        });
+        let r = decide(
+            state(vec![]),
+            "CREATE",
+            &workload("apps/v1", "Deployment", spec),
+            None,
+        )
+        .await;
+        assert_eq!(r["allowed"], false);
+        let lines: Vec<&str> = message(&r).lines().collect();
+        assert_eq!(lines.len(), 5, "{lines:#?}");
+        assert!(lines.contains(&"Deployment prod/api: Secret \"tls\" not found and no SealedSecret provides it (spec.template.spec.volumes[certs])"), "{lines:#?}");
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("init-env") && l.contains("initContainers[init].envFrom[0]"))
+        );
+        assert!(lines.iter().any(|l| l.contains("ephemeralContainers[dbg]")));
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("volumes[proj].projected.sources[0].secret"))
+        );
+        let warnings = r["warnings"].as_array().unwrap();
+        assert!(
+            warnings[0]
+                .as_str()
+                .unwrap()
+                .contains("image pull Secret \"regcred\""),
+            "{warnings:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn update_blocks_only_what_it_introduces() {
+        let old = workload("apps/v1", "Deployment", pod_spec(json!([env("A", "gone", "k")])));
+        let mut scaled = old.clone();
+        scaled["spec"]["replicas"] = json!(5);
+        let r = decide(state(vec![]), "UPDATE", &scaled, Some(&old)).await;
+        assert_eq!(
+            r["allowed"], true,
+            "scaling an already broken Deployment is never blocked"
+        );
+        let w = r["warnings"][0].as_str().unwrap();
+        assert!(
+            w.contains("Secret \"gone\" not found") && w.contains("already broken"),
+            "{w}"
+        );
+
+        let new = workload(
+            "apps/v1",
+            "Deployment",
+            pod_spec(json!([env("A", "gone", "k"), env("B", "also-gone", "k")])),
+        );
+        let r = decide(state(vec![]), "UPDATE", &new, Some(&old)).await;
+        assert_eq!(r["allowed"], false);
+        assert!(
+            message(&r).contains("also-gone") && !message(&r).contains("\"gone\""),
+            "{}",
+            message(&r)
+        );
+    }
+
+    #[tokio::test]
+    async fn modes_and_exemptions() {
+        let obj = workload("apps/v1", "Deployment", pod_spec(json!([env("A", "gone", "k")])));
+        let r = decide(
+            state_with(vec![], &[("prod", "warn")], Mode::Enforce, None),
+            "CREATE",
+            &obj,
+            None,
+        )
+        .await;
+        assert_eq!(r["allowed"], true);
+        assert!(r["warnings"][0].as_str().unwrap().contains("warn mode"));
+        let r = decide(
+            state_with(vec![], &[("prod", "off")], Mode::Enforce, None),
+            "CREATE",
+            &obj,
+            None,
+        )
+        .await;
+        assert_eq!((r["allowed"].as_bool(), r.get("warnings")), (Some(true), None));
+        let r = decide(state_with(vec![], &[], Mode::Warn, None), "CREATE", &obj, None).await;
+        assert_eq!(r["allowed"], true, "default mode warn");
+        let r = decide(
+            state_with(vec![], &[("prod", "bogus")], Mode::Enforce, None),
+            "CREATE",
+            &obj,
+            None,
+        )
+        .await;
+        assert_eq!(
+            r["allowed"], false,
+            "an invalid label falls back to the default mode"
+        );
+
+        let mut exempt = obj.clone();
+        exempt["metadata"]["annotations"] =
+            json!({"sealgate.dev/exempt": "secret created by the migration job"});
+        let r = decide(state(vec![]), "CREATE", &exempt, None).await;
+        assert_eq!(r["allowed"], true);
+        assert!(
+            r["warnings"][0]
+                .as_str()
+                .unwrap()
+                .contains("exempt from sealgate's Secret check: secret created by the migration job")
+        );
+    }
+
+    #[tokio::test]
+    async fn optional_and_provider_cases() {
+        let optional = workload(
+            "v1",
+            "Pod",
+            pod_spec(
+                json!([{"name": "A", "valueFrom": {"secretKeyRef": {"name": "gone", "key": "k", "optional": true}}}]),
+            ),
+        );
+        assert_eq!(
+            decide(state(vec![]), "CREATE", &optional, None).await["allowed"],
+            true
+        );
+
+        let obj = workload("v1", "Pod", pod_spec(json!([env("P", "db", "password")])));
+        for ready in [None, Some(("True", "ok"))] {
+            let r = decide(
+                state(vec![sealed("prod", "db", &["password"], ready)]),
+                "CREATE",
+                &obj,
+                None,
+            )
+            .await;
+            assert_eq!(r["allowed"], true, "{ready:?}");
+        }
+        let failing = sealed(
+            "prod",
+            "db",
+            &["password"],
+            Some(("False", "key \"password\": not sealed to any key in this keyring")),
+        );
+        let r = decide(state(vec![failing]), "CREATE", &obj, None).await;
+        assert_eq!(r["allowed"], false);
+        assert!(
+            message(&r).contains("SealedSecret prod/db") && message(&r).contains("not sealed to any key"),
+            "{}",
+            message(&r)
+        );
+
+        let other_ns = decide(
+            state(vec![secret("dev", "db", &["password"])]),
+            "CREATE",
+            &obj,
+            None,
+        )
+        .await;
+        assert_eq!(
+            other_ns["allowed"], false,
+            "a Secret in another namespace does not count"
+        );
+    }
+
+    #[tokio::test]
+    async fn unknown_keys_are_read_from_the_one_secret() {
+        let reader: KeyReader = Arc::new(|ns, name| {
+            Box::pin(async move {
+                (ns == "prod" && name == "legacy").then(|| BTreeSet::from(["user".to_owned()]))
+            })
+        });
+        let legacy = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "legacy", "namespace": "prod"}});
+        let obj = workload("v1", "Pod", pod_spec(json!([env("P", "legacy", "password")])));
+        let r = decide(
+            state_with(vec![legacy.clone()], &[], Mode::Enforce, Some(reader)),
+            "CREATE",
+            &obj,
+            None,
+        )
+        .await;
+        assert_eq!(r["allowed"], false);
+        assert!(message(&r).contains("has no key \"password\""), "{}", message(&r));
+        let r = decide(
+            state_with(vec![legacy], &[], Mode::Enforce, None),
+            "CREATE",
+            &obj,
+            None,
+        )
+        .await;
+        assert_eq!(r["allowed"], true, "without the read, unknown keys are admitted");
+        assert!(r["warnings"][0].as_str().unwrap().contains("not known"));
+    }
+
+    #[tokio::test]
+    async fn other_kinds_operations_and_dry_run() {
+        let cm =
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "prod"}});
+        assert_eq!(decide(state(vec![]), "CREATE", &cm, None).await["allowed"], true);
+        let obj = workload("apps/v1", "Deployment", pod_spec(json!([env("A", "gone", "k")])));
+        assert_eq!(decide(state(vec![]), "DELETE", &obj, None).await["allowed"], true);
+        let mut body = review("CREATE", &obj, None);
+        body["request"]["dryRun"] = json!(true);
+        let (_, v, _) = post(state(vec![]), body.to_string()).await;
+        assert_eq!(v["response"]["allowed"], false, "dry runs get the same answer");
+    }
+
+    #[tokio::test]
+    async fn bad_input_never_panics() {
+        let (status, _, text) = post(state(vec![]), "{not json".into()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(text.contains("not an AdmissionReview"), "{text}");
+        let (status, v, _) = post(
+            state(vec![]),
+            json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview"}).to_string(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(v["response"]["allowed"], false);
+        assert!(
+            v["response"]["status"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("no request")
+        );
+        let broken = workload("apps/v1", "Deployment", json!({"containers": "not a list"}));
+        let r = decide(state(vec![]), "CREATE", &broken, None).await;
+        assert_eq!(r["allowed"], false);
+        assert!(
+            message(&r).contains("not a valid Deployment")
+                && message(&r).contains("containers: is not a list"),
+            "{}",
+            message(&r)
+        );
+        let (status, _, _) = post(state(vec![]), "x".repeat(MAX_BODY + 1)).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    }
+
+    #[tokio::test]
+    async fn readiness_and_metrics() {
+        let s = state(vec![]);
+        let obj = workload("apps/v1", "Deployment", pod_spec(json!([env("A", "gone", "k")])));
+        decide(s.clone(), "CREATE", &obj, None).await;
+        let req = Request::builder().uri("/metrics").body(Body::empty()).unwrap();
+        let resp = router(s.clone(), 8).oneshot(req).await.unwrap();
+        let text =
+            String::from_utf8_lossy(&axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap())
+                .into_owned();
+        assert!(text.contains("sealgate_webhook_requests_total{kind=\"Deployment\",operation=\"CREATE\",verdict=\"denied\"} 1"), "{text}");
+        assert!(text.contains("sealgate_webhook_request_duration_seconds_count 1"));
+        s.ready.store(false, Ordering::Relaxed);
+        let req = Request::builder().uri("/readyz").body(Body::empty()).unwrap();
+        assert_eq!(
+            router(s, 8).oneshot(req).await.unwrap().status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+    }
+}
