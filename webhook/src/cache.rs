@@ -30,6 +30,9 @@ const OPTIONAL_KINDS: &[(&str, &[&str], &str, &str)] = &[
     ),
 ];
 
+/// Watch caches of optional provider kinds: (apiVersion, kind, cache).
+type OptionalStores = Arc<RwLock<Vec<(String, String, Store<DynamicObject>)>>>;
+
 /// Watch caches and what they answer.
 #[derive(Clone)]
 pub struct Caches {
@@ -37,7 +40,7 @@ pub struct Caches {
     sealed: Store<SealedSecret>,
     accounts: Store<ServiceAccount>,
     namespaces: Store<PartialObjectMeta<Namespace>>,
-    optional: Arc<RwLock<Vec<(String, String, Store<DynamicObject>)>>>,
+    optional: OptionalStores,
 }
 
 impl Caches {
@@ -146,10 +149,7 @@ where
 
 /// Checks at start and every five minutes whether the optional CRDs are served,
 /// and starts a watch cache for each one that appears. Says once when one is absent.
-async fn watch_optional_kinds(
-    client: Client,
-    optional: Arc<RwLock<Vec<(String, String, Store<DynamicObject>)>>>,
-) {
+async fn watch_optional_kinds(client: Client, optional: OptionalStores) {
     let mut said_absent: BTreeSet<&str> = BTreeSet::new();
     loop {
         for (group, versions, kind, plural) in OPTIONAL_KINDS {
