@@ -4,7 +4,7 @@
 use std::str::FromStr;
 
 use kube::core::DynamicObject;
-use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
+use kube::core::admission::{AdmissionResponse, AdmissionReview};
 use sealgate_core::inventory::Inventory;
 use sealgate_core::policy::{self, Finding, Severity};
 use sealgate_core::refs::{self, Workload};
@@ -88,9 +88,47 @@ pub struct Answer {
     pub verdict: Verdict,
 }
 
-/// A parsed request, as far as the decision needs it.
+/// The parts of an AdmissionReview request the decision needs, parsed once.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RequestBody {
+    uid: String,
+    kind: Gvk,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    namespace: Option<String>,
+    operation: String,
+    #[serde(default)]
+    object: Option<Value>,
+    #[serde(default)]
+    old_object: Option<Value>,
+}
+
+#[derive(serde::Deserialize)]
+struct Gvk {
+    #[serde(default)]
+    group: String,
+    version: String,
+    kind: String,
+}
+
+#[derive(serde::Deserialize)]
+struct ReviewBody {
+    #[serde(default)]
+    request: Option<RequestBody>,
+}
+
+/// A parsed request: the workload it carries, extracted once.
 pub struct Review {
-    request: AdmissionRequest<DynamicObject>,
+    uid: String,
+    kind: String,
+    name: String,
+    namespace: String,
+    operation: &'static str,
+    api_version: String,
+    object: Option<Value>,
+    old_object: Option<Value>,
 }
 
 /// Why a body is not an AdmissionReview at all (answered with HTTP 400).
@@ -101,43 +139,61 @@ pub struct BadReview(String);
 impl Review {
     /// Parses a request body; `Ok(Err(answer))` for a review without a request.
     pub fn parse(body: &[u8]) -> Result<Result<Review, Answer>, BadReview> {
-        let review: AdmissionReview<DynamicObject> = serde_json::from_slice(body).map_err(|e| {
+        let review: ReviewBody = serde_json::from_slice(body).map_err(|e| {
             let text = e.to_string();
             BadReview(text.split(" at line ").next().unwrap_or(&text).to_owned())
         })?;
-        match review.try_into() {
-            Ok(request) => Ok(Ok(Review { request })),
-            Err(_) => Ok(Err(Answer {
+        let Some(req) = review.request else {
+            return Ok(Err(Answer {
                 review: AdmissionResponse::invalid("AdmissionReview has no request").into_review(),
                 kind: String::new(),
                 operation: "",
                 verdict: Verdict::Invalid,
-            })),
-        }
+            }));
+        };
+        let operation = match req.operation.as_str() {
+            "CREATE" => "CREATE",
+            "UPDATE" => "UPDATE",
+            "DELETE" => "DELETE",
+            "CONNECT" => "CONNECT",
+            _ => "UNKNOWN",
+        };
+        let api_version = if req.kind.group.is_empty() {
+            req.kind.version.clone()
+        } else {
+            format!("{}/{}", req.kind.group, req.kind.version)
+        };
+        let namespace = req
+            .namespace
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| "default".to_owned());
+        let mut review = Review {
+            uid: req.uid,
+            kind: req.kind.kind,
+            name: req.name,
+            namespace,
+            operation,
+            api_version,
+            object: None,
+            old_object: None,
+        };
+        review.object = req.object.map(|o| review.with_type(o));
+        review.old_object = req.old_object.map(|o| review.with_type(o));
+        Ok(Ok(review))
     }
 
     /// Namespace of the request.
     pub fn namespace(&self) -> Option<&str> {
-        self.request.namespace.as_deref()
-    }
-
-    /// The new object and the old one (UPDATE), as JSON.
-    fn objects(&self) -> (Option<Value>, Option<Value>) {
-        let to_value = |o: &DynamicObject| serde_json::to_value(o).ok();
-        (
-            self.request.object.as_ref().and_then(to_value),
-            self.request.old_object.as_ref().and_then(to_value),
-        )
+        Some(&self.namespace)
     }
 
     /// Every Secret (namespace, name) the new object references, so the caller can
     /// fetch key names the caches do not have before deciding.
     pub fn referenced_secrets(&self, default_namespace: &str) -> Vec<(String, String)> {
-        let (Some(object), _) = self.objects() else {
+        let Some(object) = &self.object else {
             return Vec::new();
         };
-        let object = with_type(object, &self.request);
-        match refs::extract(&object, default_namespace) {
+        match refs::extract(object, default_namespace) {
             Ok(Some(w)) => w
                 .refs
                 .iter()
@@ -148,46 +204,45 @@ impl Review {
         }
     }
 
+    fn response(&self) -> AdmissionResponse {
+        let mut response = AdmissionResponse::invalid("");
+        response.uid = self.uid.clone();
+        response.allowed = true;
+        response.result = Default::default();
+        response
+    }
+
     /// Decides. `mode` is the namespace's (or the default) mode.
     pub fn decide(&self, inventory: &dyn Inventory, mode: Mode) -> Answer {
-        let req = &self.request;
-        let kind = req.kind.kind.clone();
-        let operation = match req.operation {
-            Operation::Create => "CREATE",
-            Operation::Update => "UPDATE",
-            Operation::Delete => "DELETE",
-            Operation::Connect => "CONNECT",
-        };
-        let response = AdmissionResponse::from(req);
+        let kind = self.kind.clone();
+        let operation = self.operation;
+        let response = self.response();
         let answer = |response: AdmissionResponse, verdict| Answer {
             review: response.into_review(),
             kind: kind.clone(),
             operation,
             verdict,
         };
-        let checked = matches!(req.operation, Operation::Create | Operation::Update);
-        let api_version = if req.kind.group.is_empty() {
-            req.kind.version.clone()
-        } else {
-            format!("{}/{}", req.kind.group, req.kind.version)
-        };
-        if !checked || mode == Mode::Off || refs::pod_spec_path(&api_version, &kind).is_none() {
+        let checked = matches!(operation, "CREATE" | "UPDATE");
+        if !checked || mode == Mode::Off || refs::pod_spec_path(&self.api_version, &kind).is_none() {
             return answer(response, Verdict::Skipped);
         }
-        let namespace = req.namespace.clone().unwrap_or_else(|| "default".to_owned());
-        let (object, old) = self.objects();
-        let Some(object) = object else {
+        let namespace = &self.namespace;
+        let Some(object) = &self.object else {
             return answer(response.deny("the request has no object"), Verdict::Invalid);
         };
-        let workload = match refs::extract(&with_type(object, req), &namespace) {
+        let workload = match refs::extract(object, namespace) {
             Ok(Some(w)) => w,
             Ok(None) => return answer(response, Verdict::Skipped),
             Err(e) => {
-                let message = format!("{kind} {namespace}/{}: not a valid {kind}: {e}", req.name);
+                let message = format!("{kind} {namespace}/{}: not a valid {kind}: {e}", self.name);
                 return answer(response.deny(message), Verdict::Invalid);
             }
         };
-        let old_workload = old.and_then(|o| refs::extract(&with_type(o, req), &namespace).ok().flatten());
+        let old_workload = self
+            .old_object
+            .as_ref()
+            .and_then(|o| refs::extract(o, namespace).ok().flatten());
         let (blocking, mut warnings) = findings(&workload, old_workload.as_ref(), inventory);
 
         if let Some(reason) = policy::exemption(&workload) {
@@ -219,6 +274,19 @@ impl Review {
                 answer(with_warnings(response, warnings).deny(message), Verdict::Denied)
             }
         }
+    }
+
+    /// Objects in reviews may lack apiVersion/kind/namespace; take them from the request.
+    fn with_type(&self, mut object: Value) -> Value {
+        if let Some(obj) = object.as_object_mut() {
+            obj.entry("apiVersion").or_insert(self.api_version.clone().into());
+            obj.entry("kind").or_insert(self.kind.clone().into());
+            let meta = obj.entry("metadata").or_insert_with(|| serde_json::json!({}));
+            if let Some(meta) = meta.as_object_mut() {
+                meta.entry("namespace").or_insert(self.namespace.clone().into());
+            }
+        }
+        object
     }
 }
 
@@ -263,22 +331,4 @@ fn with_warnings(mut response: AdmissionResponse, warnings: Vec<String>) -> Admi
         response.warnings = Some(warnings);
     }
     response
-}
-
-/// Objects in reviews may lack apiVersion/kind; take them from the request.
-fn with_type(mut object: Value, req: &AdmissionRequest<DynamicObject>) -> Value {
-    if let Some(obj) = object.as_object_mut() {
-        let api_version = if req.kind.group.is_empty() {
-            req.kind.version.clone()
-        } else {
-            format!("{}/{}", req.kind.group, req.kind.version)
-        };
-        obj.entry("apiVersion").or_insert(api_version.into());
-        obj.entry("kind").or_insert(req.kind.kind.clone().into());
-        let ns = obj.entry("metadata").or_insert_with(|| serde_json::json!({}));
-        if let (Some(meta), Some(namespace)) = (ns.as_object_mut(), &req.namespace) {
-            meta.entry("namespace").or_insert(namespace.clone().into());
-        }
-    }
-    object
 }

@@ -47,6 +47,40 @@ impl Live for crate::cache::Caches {
     }
 }
 
+/// A fixed inventory (objects and namespace labels known up front): for tests,
+/// benchmarks and dry runs without a cluster.
+#[derive(Default)]
+pub struct StaticLive {
+    /// What provides which Secret.
+    pub inventory: sealgate_core::inventory::MemoryInventory,
+    /// Namespace → value of its `sealgate.dev/admission` label.
+    pub modes: HashMap<String, String>,
+    /// Secrets that exist but whose key names are not known.
+    pub unknown: Vec<(String, String)>,
+}
+
+impl Inventory for StaticLive {
+    fn providers(&self, namespace: &str, name: &str) -> Vec<sealgate_core::inventory::Provider> {
+        self.inventory.providers(namespace, name)
+    }
+    fn service_account_pull_secrets(&self, namespace: &str, name: &str) -> Option<Vec<String>> {
+        self.inventory.service_account_pull_secrets(namespace, name)
+    }
+}
+
+impl Live for StaticLive {
+    fn namespace_mode(&self, namespace: &str) -> Option<Result<Mode, String>> {
+        self.modes.get(namespace).map(|m| m.parse())
+    }
+    fn unknown_key_secrets(&self, wanted: &[(String, String)]) -> Vec<(String, String)> {
+        wanted
+            .iter()
+            .filter(|w| self.unknown.contains(w))
+            .cloned()
+            .collect()
+    }
+}
+
 /// What the handlers share.
 #[derive(Clone)]
 pub struct AppState {
@@ -162,38 +196,9 @@ mod tests {
     use super::*;
     use axum::body::Body;
     use axum::http::Request;
-    use sealgate_core::inventory::{MemoryInventory, Provider};
+    use sealgate_core::inventory::MemoryInventory;
     use serde_json::{Value, json};
     use tower::ServiceExt as _;
-
-    /// An inventory from manifests, with namespace modes: the production caches' stand-in.
-    struct TestLive {
-        inventory: MemoryInventory,
-        modes: HashMap<String, String>,
-        unknown: Vec<(String, String)>,
-    }
-
-    impl Inventory for TestLive {
-        fn providers(&self, namespace: &str, name: &str) -> Vec<Provider> {
-            self.inventory.providers(namespace, name)
-        }
-        fn service_account_pull_secrets(&self, namespace: &str, name: &str) -> Option<Vec<String>> {
-            self.inventory.service_account_pull_secrets(namespace, name)
-        }
-    }
-
-    impl Live for TestLive {
-        fn namespace_mode(&self, namespace: &str) -> Option<Result<Mode, String>> {
-            self.modes.get(namespace).map(|m| m.parse())
-        }
-        fn unknown_key_secrets(&self, wanted: &[(String, String)]) -> Vec<(String, String)> {
-            wanted
-                .iter()
-                .filter(|w| self.unknown.contains(w))
-                .cloned()
-                .collect()
-        }
-    }
 
     fn secret(ns: &str, name: &str, keys: &[&str]) -> Value {
         let data: serde_json::Map<String, Value> = keys.iter().map(|k| (k.to_string(), json!(""))).collect();
@@ -221,7 +226,7 @@ mod tests {
         for o in &objects {
             inventory.add_object(o, "default");
         }
-        let live = TestLive {
+        let live = StaticLive {
             inventory,
             modes: modes
                 .iter()

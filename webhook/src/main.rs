@@ -2,13 +2,6 @@
 //! whose Secrets or keys do not exist and that nothing will produce, with the
 //! same rule as `sealgate validate`.
 
-mod admission;
-mod cache;
-mod http;
-mod metrics;
-mod server;
-mod tls;
-
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -20,7 +13,8 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use tokio::sync::watch;
 
-use admission::Mode;
+use sealgate_webhook::admission::Mode;
+use sealgate_webhook::{cache, http, metrics, server, tls};
 
 /// Rejects workloads whose Secrets or keys are missing.
 #[derive(Debug, Parser)]

@@ -1,0 +1,258 @@
+//! Load on the webhook over TLS on loopback, with keep-alive, next to a bare
+//! axum+rustls handler that always allows (the ceiling), in the same run.
+//!
+//! The cache holds 10,000 Secrets and 1,000 SealedSecrets; each request is a
+//! realistic AdmissionReview of a Deployment with 10 Secret references.
+//! Reports throughput and p50/p99 latency at 1,000 requests/s and at
+//! saturation, and the process RSS. `cargo bench -p sealgate-webhook`.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::routing::post;
+use rcgen::{CertificateParams, KeyPair};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+use sealgate_webhook::admission::Mode;
+use sealgate_webhook::http::{self, AppState, StaticLive};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+const SECONDS: u64 = 5;
+
+fn inventory() -> StaticLive {
+    let mut live = StaticLive::default();
+    for i in 0..10_000 {
+        let ns = format!("team-{}", i % 50);
+        let secret = json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": format!("secret-{i}"), "namespace": ns, "annotations": {"sealgate.dev/keys": "password,token,user"}}});
+        live.inventory.add_object(&secret, "default");
+    }
+    for i in 0..1_000 {
+        let ns = format!("team-{}", i % 50);
+        let sealed = json!({"apiVersion": "sealgate.dev/v1alpha1", "kind": "SealedSecret",
+            "metadata": {"name": format!("sealed-{i}"), "namespace": ns, "generation": 1},
+            "spec": {"encryptedData": {"password": "x", "token": "x"}},
+            "status": {"observedGeneration": 1, "conditions": [{"type": "Ready", "status": "True", "reason": "Unsealed", "message": "ok"}]}});
+        live.inventory.add_object(&sealed, "default");
+    }
+    live
+}
+
+/// A Deployment in team-7 with 10 references, all satisfied.
+fn review() -> Vec<u8> {
+    let env: Vec<Value> = (0..6)
+        .map(|i| json!({"name": format!("V{i}"), "valueFrom": {"secretKeyRef": {"name": format!("secret-{}", 7 + 50 * i), "key": "password"}}}))
+        .collect();
+    let object = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "api", "namespace": "team-7"},
+        "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "api"}}, "template": {"metadata": {"labels": {"app": "api"}},
+        "spec": {"containers": [{"name": "api", "image": "registry.example.com/api:1.2.3", "env": env,
+            "envFrom": [{"secretRef": {"name": "sealed-7"}}, {"secretRef": {"name": "secret-57"}}]}],
+            "volumes": [{"name": "a", "secret": {"secretName": "sealed-57", "items": [{"key": "token", "path": "t"}]}},
+                        {"name": "b", "secret": {"secretName": "secret-107"}}]}}}});
+    serde_json::to_vec(&json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+        "request": {"uid": "u", "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
+            "resource": {"group": "apps", "version": "v1", "resource": "deployments"}, "name": "api", "namespace": "team-7",
+            "operation": "CREATE", "userInfo": {"username": "bench"}, "object": object, "dryRun": false}}))
+    .unwrap_or_default()
+}
+
+struct Tls {
+    server: Arc<rustls::ServerConfig>,
+    roots: rustls::RootCertStore,
+}
+
+fn tls() -> Tls {
+    let key = KeyPair::generate().expect("key");
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .expect("params")
+        .self_signed(&key)
+        .expect("cert");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut server = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        )
+        .expect("server config");
+    server.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from(cert.der().to_vec()))
+        .expect("root");
+    Tls {
+        server: Arc::new(server),
+        roots,
+    }
+}
+
+async fn start(router: Router, tls: &Tls) -> (u16, tokio::sync::watch::Sender<bool>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(sealgate_webhook::server::serve(
+        listener,
+        tls.server.clone(),
+        router,
+        Duration::from_secs(5),
+        rx,
+    ));
+    (port, tx)
+}
+
+type Sender = hyper::client::conn::http1::SendRequest<Body>;
+
+async fn connect(port: u16, roots: &rustls::RootCertStore) -> Sender {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots.clone())
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    tcp.set_nodelay(true).ok();
+    let stream = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(ServerName::try_from("127.0.0.1").expect("name"), tcp)
+        .await
+        .expect("tls");
+    let (sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+        .await
+        .expect("http");
+    tokio::spawn(conn);
+    sender
+}
+
+async fn one(sender: &mut Sender, body: &[u8]) -> Duration {
+    let started = Instant::now();
+    let req = hyper::Request::post("/validate")
+        .header("host", "127.0.0.1")
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_vec()))
+        .expect("request");
+    sender.ready().await.expect("ready");
+    let resp = sender.send_request(req).await.expect("send");
+    assert!(resp.status().is_success());
+    let bytes = axum::body::to_bytes(Body::new(resp.into_body()), usize::MAX)
+        .await
+        .expect("body");
+    assert!(
+        bytes.windows(15).any(|w| w == b"\"allowed\":true,"),
+        "{}",
+        String::from_utf8_lossy(&bytes)
+    );
+    started.elapsed()
+}
+
+struct Run {
+    rps: f64,
+    p50: Duration,
+    p99: Duration,
+}
+
+/// `connections` clients for SECONDS; each sends every `interval` (None: back to back).
+async fn load(
+    port: u16,
+    roots: &rustls::RootCertStore,
+    connections: usize,
+    interval: Option<Duration>,
+    body: Arc<Vec<u8>>,
+) -> Run {
+    let deadline = Instant::now() + Duration::from_secs(SECONDS);
+    let mut tasks = Vec::new();
+    for c in 0..connections {
+        let mut sender = connect(port, roots).await;
+        let body = body.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut tick = interval.map(|i| {
+                let mut t = tokio::time::interval_at(
+                    tokio::time::Instant::now() + i.mul_f64(c as f64 / connections as f64),
+                    i,
+                );
+                t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                t
+            });
+            while Instant::now() < deadline {
+                if let Some(t) = tick.as_mut() {
+                    t.tick().await;
+                }
+                latencies.push(one(&mut sender, &body).await);
+            }
+            latencies
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.expect("task"));
+    }
+    all.sort();
+    let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)];
+    Run {
+        rps: all.len() as f64 / SECONDS as f64,
+        p50: pct(0.50),
+        p99: pct(0.99),
+    }
+}
+
+fn rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+fn main() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let tls = tls();
+        let body = Arc::new(review());
+        let before = rss_mib();
+        let state = AppState {
+            live: Arc::new(inventory()),
+            key_reader: None,
+            default_mode: Mode::Enforce,
+            metrics: Arc::default(),
+            ready: Arc::new(AtomicBool::new(true)),
+            deadline: Duration::from_secs(4),
+        };
+        let cache_rss = rss_mib();
+        let (ours, _stop1) = start(http::router(state, 512), &tls).await;
+        let allow = r#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":"u","allowed":true,"status":{}}}"#;
+        let bare = Router::new().route("/validate", post(move |_body: axum::body::Bytes| async move { allow }));
+        let (ceiling, _stop2) = start(bare, &tls).await;
+
+        println!("webhook load over TLS with keep-alive, {SECONDS} s per run; cache: 10,000 Secrets, 1,000 SealedSecrets");
+        let mut saturated = Vec::new();
+        for (name, port) in [("sealgate-webhook", ours), ("bare axum+rustls", ceiling)] {
+            let paced = load(port, &tls.roots, 10, Some(Duration::from_millis(10)), body.clone()).await;
+            let sat = load(port, &tls.roots, 16, None, body.clone()).await;
+            println!(
+                "{name:>18}: at 1,000 req/s: {:.0} req/s, p50 {:?}, p99 {:?} | saturation: {:.0} req/s, p50 {:?}, p99 {:?}",
+                paced.rps, paced.p50, paced.p99, sat.rps, sat.p50, sat.p99
+            );
+            saturated.push(sat.rps);
+        }
+        println!(
+            "saturation throughput: {:.0}% of the bare handler (target >= 70%); RSS {:.1} MiB (cache alone {:.1} MiB; target < 64 MiB)",
+            100.0 * saturated[0] / saturated[1],
+            rss_mib(),
+            cache_rss - before
+        );
+    });
+}

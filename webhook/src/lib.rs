@@ -1,0 +1,15 @@
+//! sealgate-webhook as a library: the admission decision, the watch caches,
+//! the HTTPS server with certificate reload, and metrics. The binary
+//! (`main.rs`) wires them to flags; the benchmark drives them directly.
+//!
+//! ```
+//! use sealgate_webhook::admission::Mode;
+//! assert_eq!("warn".parse::<Mode>(), Ok(Mode::Warn));
+//! ```
+
+pub mod admission;
+pub mod cache;
+pub mod http;
+pub mod metrics;
+pub mod server;
+pub mod tls;
