@@ -160,16 +160,9 @@ async fn watch_optional_kinds(client: Client, optional: OptionalStores) {
             if watching {
                 continue;
             }
-            let mut found = None;
-            for version in *versions {
-                let ar =
-                    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural);
-                let api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
-                if api.list(&ListParams::default().limit(1)).await.is_ok() {
-                    found = Some((format!("{group}/{version}"), api));
-                    break;
-                }
-            }
+            let found = served_version(&client, group, versions, kind, plural)
+                .await
+                .map(|(api_version, ar)| (api_version, Api::<DynamicObject>::all_with(client.clone(), &ar)));
             match found {
                 Some((api_version, api)) => {
                     let writer = reflector::store::Writer::new(writer_type(&api_version, kind, plural));
@@ -199,6 +192,24 @@ async fn watch_optional_kinds(client: Client, optional: OptionalStores) {
         }
         tokio::time::sleep(Duration::from_secs(300)).await;
     }
+}
+
+/// The first of `versions` in which the API server serves `group`'s `plural`, if any.
+pub async fn served_version(
+    client: &Client,
+    group: &str,
+    versions: &[&str],
+    kind: &str,
+    plural: &str,
+) -> Option<(String, ApiResource)> {
+    for version in versions {
+        let ar = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural);
+        let api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
+        if api.list(&ListParams::default().limit(1)).await.is_ok() {
+            return Some((format!("{group}/{version}"), ar));
+        }
+    }
+    None
 }
 
 fn writer_type(api_version: &str, kind: &str, plural: &str) -> ApiResource {
@@ -276,5 +287,145 @@ impl Inventory for WithKeys<'_> {
 
     fn service_account_pull_secrets(&self, namespace: &str, name: &str) -> Option<Vec<String>> {
         self.base.service_account_pull_secrets(namespace, name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::{Request, Response};
+    use kube::client::Body;
+
+    fn store_of<K>(objects: Vec<K>) -> Store<K>
+    where
+        K: kube::Resource<DynamicType = ()> + Clone + 'static,
+    {
+        let mut writer = reflector::store::Writer::<K>::default();
+        for o in objects {
+            writer.apply_watcher_event(&watcher::Event::Apply(o));
+        }
+        writer.as_reader()
+    }
+
+    fn meta<K>(
+        ns: Option<&str>,
+        name: &str,
+        annotations: &[(&str, &str)],
+        labels: &[(&str, &str)],
+    ) -> PartialObjectMeta<K>
+    where
+        K: kube::Resource<DynamicType = ()>,
+    {
+        let metadata = kube::api::ObjectMeta {
+            name: Some(name.into()),
+            namespace: ns.map(Into::into),
+            annotations: Some(
+                annotations
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
+            labels: Some(
+                labels
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
+            ..Default::default()
+        };
+        PartialObjectMeta {
+            types: None,
+            metadata,
+            _phantom: std::marker::PhantomData,
+        }
+    }
+
+    #[test]
+    fn caches_answer_from_metadata_only() {
+        let mut sealed = SealedSecret::new("sealed", Default::default());
+        sealed.metadata.namespace = Some("prod".into());
+        sealed.spec.encrypted_data.insert("token".into(), "x".into());
+        let mut sa = ServiceAccount::default();
+        sa.metadata.name = Some("default".into());
+        sa.metadata.namespace = Some("prod".into());
+        sa.image_pull_secrets = Some(vec![k8s_openapi::api::core::v1::LocalObjectReference {
+            name: "regcred".into(),
+        }]);
+        let caches = Caches {
+            secrets: store_of(vec![
+                meta::<Secret>(Some("prod"), "stamped", &[(names::ANNOTATION_KEYS, "a,b")], &[]),
+                meta::<Secret>(Some("prod"), "plain", &[], &[]),
+            ]),
+            sealed: store_of(vec![sealed]),
+            accounts: store_of(vec![sa]),
+            namespaces: store_of(vec![
+                meta::<Namespace>(None, "prod", &[], &[(names::LABEL_ADMISSION, "warn")]),
+                meta::<Namespace>(None, "odd", &[], &[(names::LABEL_ADMISSION, "sometimes")]),
+            ]),
+            optional: Arc::default(),
+        };
+        assert_eq!(caches.providers("prod", "stamped")[0].has_key("b"), Some(true));
+        assert_eq!(caches.providers("prod", "plain")[0].keys, Keys::Unknown);
+        assert_eq!(caches.providers("prod", "sealed")[0].has_key("token"), Some(true));
+        assert!(caches.providers("dev", "stamped").is_empty());
+        assert_eq!(
+            caches.service_account_pull_secrets("prod", "default"),
+            Some(vec!["regcred".to_owned()])
+        );
+        assert_eq!(caches.namespace_mode("prod"), Some(Ok(Mode::Warn)));
+        assert!(matches!(caches.namespace_mode("odd"), Some(Err(_))));
+        assert_eq!(caches.namespace_mode("none"), None);
+        let wanted = vec![
+            ("prod".to_owned(), "stamped".to_owned()),
+            ("prod".to_owned(), "plain".to_owned()),
+        ];
+        assert_eq!(
+            caches.unknown_key_secrets(&wanted),
+            vec![("prod".to_owned(), "plain".to_owned())]
+        );
+    }
+
+    #[tokio::test]
+    async fn optional_kinds_are_found_only_when_served() {
+        let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let client = Client::new(service, "default");
+        let server = tokio::spawn(async move {
+            while let Some((request, send)) = handle.next_request().await {
+                let path = request.uri().path().to_owned();
+                let (status, body) = if path == "/apis/external-secrets.io/v1beta1/externalsecrets" {
+                    (
+                        200,
+                        serde_json::json!({"apiVersion": "external-secrets.io/v1beta1", "kind": "ExternalSecretList", "metadata": {}, "items": []}),
+                    )
+                } else {
+                    (
+                        404,
+                        serde_json::json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 404, "message": "not found"}),
+                    )
+                };
+                send.send_response(
+                    Response::builder()
+                        .status(status)
+                        .body(Body::from(serde_json::to_vec(&body).unwrap()))
+                        .unwrap(),
+                );
+            }
+        });
+        assert!(
+            served_version(&client, "cert-manager.io", &["v1"], "Certificate", "certificates")
+                .await
+                .is_none()
+        );
+        let (api_version, _) = served_version(
+            &client,
+            "external-secrets.io",
+            &["v1", "v1beta1"],
+            "ExternalSecret",
+            "externalsecrets",
+        )
+        .await
+        .expect("v1beta1 is served");
+        assert_eq!(api_version, "external-secrets.io/v1beta1");
+        server.abort();
     }
 }
