@@ -262,6 +262,7 @@ async fn run_controllers(
         metrics,
         resync: args.resync_period,
         retry_unsealable: args.unseal_retry,
+        failures: Default::default(),
     });
     loop {
         if *stop.borrow() {

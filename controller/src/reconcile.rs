@@ -34,6 +34,8 @@ pub struct Context {
     /// How long a SealedSecret that cannot be unsealed waits before the next try.
     /// A change to it (or a new key) is picked up at once regardless.
     pub retry_unsealable: Duration,
+    /// Consecutive API failures per SealedSecret (namespace/name), for backoff.
+    pub failures: std::sync::Mutex<std::collections::HashMap<String, u32>>,
 }
 
 /// A reconcile that failed on the API side; retried with backoff.
@@ -276,10 +278,29 @@ async fn publish(ctx: &Context, sealed: &SealedSecret, type_: EventType, reason:
     }
 }
 
-/// Backoff for API failures: 5 s, doubling per consecutive failure, at most 5 min.
-pub fn error_policy(_sealed: Arc<SealedSecret>, error: &ReconcileError, _ctx: Arc<Context>) -> Action {
-    tracing::warn!(%error, "reconcile failed; retrying");
-    Action::requeue(Duration::from_secs(5))
+fn failure_key(sealed: &SealedSecret) -> String {
+    format!("{}/{}", sealed.namespace().unwrap_or_default(), sealed.name_any())
+}
+
+/// Backoff for API failures: 5 s, doubling per consecutive failure of the same
+/// SealedSecret, at most 5 min; a success resets it.
+pub fn error_policy(sealed: Arc<SealedSecret>, error: &ReconcileError, ctx: Arc<Context>) -> Action {
+    let attempt = match ctx.failures.lock() {
+        Ok(mut failures) => {
+            let n = failures.entry(failure_key(&sealed)).or_insert(0);
+            *n = n.saturating_add(1);
+            *n
+        }
+        Err(_) => 1,
+    };
+    let delay = backoff(attempt);
+    tracing::warn!(%error, attempt, retry_in = ?delay, "reconcile failed");
+    Action::requeue(delay)
+}
+
+fn backoff(attempt: u32) -> Duration {
+    let secs = 5u64.saturating_mul(1u64 << attempt.saturating_sub(1).min(10));
+    Duration::from_secs(secs.min(300))
 }
 
 #[cfg(test)]
@@ -399,6 +420,7 @@ mod tests {
             metrics: Arc::default(),
             resync: Duration::from_secs(600),
             retry_unsealable: Duration::from_secs(300),
+            failures: Default::default(),
         })
     }
 
