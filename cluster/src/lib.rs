@@ -5,6 +5,8 @@
 //! Secret values are never read: Secrets are listed as metadata only, and
 //! their key names come from the controller's `sealgate.dev/keys` stamp.
 
+pub mod process;
+
 use std::path::Path;
 
 use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
@@ -145,8 +147,9 @@ pub struct LiveObjects {
     pub notes: Vec<String>,
 }
 
-/// The optional providers sealgate knows, listed only when their CRD is served.
-const OPTIONAL_KINDS: &[(&str, &[&str], &str, &str)] = &[
+/// The optional providers sealgate knows, counted only when their CRD is served:
+/// group, versions to try (newest first), kind, plural.
+pub const OPTIONAL_KINDS: &[(&str, &[&str], &str, &str)] = &[
     ("cert-manager.io", &["v1"], "Certificate", "certificates"),
     (
         "external-secrets.io",

@@ -19,17 +19,6 @@ use zeroize::Zeroize;
 
 use crate::admission::Mode;
 
-/// The optional provider kinds: group, versions to try, kind, plural.
-const OPTIONAL_KINDS: &[(&str, &[&str], &str, &str)] = &[
-    ("cert-manager.io", &["v1"], "Certificate", "certificates"),
-    (
-        "external-secrets.io",
-        &["v1", "v1beta1"],
-        "ExternalSecret",
-        "externalsecrets",
-    ),
-];
-
 /// Watch caches of optional provider kinds: (apiVersion, kind, cache).
 type OptionalStores = Arc<RwLock<Vec<(String, String, Store<DynamicObject>)>>>;
 
@@ -152,7 +141,7 @@ where
 async fn watch_optional_kinds(client: Client, optional: OptionalStores) {
     let mut said_absent: BTreeSet<&str> = BTreeSet::new();
     loop {
-        for (group, versions, kind, plural) in OPTIONAL_KINDS {
+        for (group, versions, kind, plural) in sealgate_cluster::OPTIONAL_KINDS {
             let watching = optional
                 .read()
                 .map(|o| o.iter().any(|(_, k, _)| k == kind))
