@@ -33,32 +33,28 @@ pub struct Caches {
 }
 
 impl Caches {
-    /// Starts the watches; returns the caches once every one has synced.
-    pub async fn start(client: Client) -> Self {
-        let secrets = spawn_reflector(Api::<PartialObjectMeta<Secret>>::all(client.clone()));
-        let sealed = spawn_reflector(Api::<SealedSecret>::all(client.clone()));
-        let accounts = spawn_reflector(Api::<ServiceAccount>::all(client.clone()));
-        let namespaces = spawn_reflector(Api::<PartialObjectMeta<Namespace>>::all(client.clone()));
+    /// Starts the watches (and the periodic check for optional CRDs); returns at once.
+    /// [`Caches::wait_synced`] resolves when every cache has its first full list.
+    pub fn spawn(client: Client) -> Self {
         let caches = Caches {
-            secrets,
-            sealed,
-            accounts,
-            namespaces,
+            secrets: spawn_reflector(Api::<PartialObjectMeta<Secret>>::all(client.clone())),
+            sealed: spawn_reflector(Api::<SealedSecret>::all(client.clone())),
+            accounts: spawn_reflector(Api::<ServiceAccount>::all(client.clone())),
+            namespaces: spawn_reflector(Api::<PartialObjectMeta<Namespace>>::all(client.clone())),
             optional: Arc::default(),
         };
-        for (what, ready) in [
-            ("Secrets", caches.secrets.wait_until_ready().await.is_ok()),
-            ("SealedSecrets", caches.sealed.wait_until_ready().await.is_ok()),
-            (
-                "ServiceAccounts",
-                caches.accounts.wait_until_ready().await.is_ok(),
-            ),
-            ("Namespaces", caches.namespaces.wait_until_ready().await.is_ok()),
-        ] {
-            tracing::info!(cache = what, synced = ready, "watch cache");
-        }
         tokio::spawn(watch_optional_kinds(client, caches.optional.clone()));
         caches
+    }
+
+    /// Waits until every cache has synced (a cache whose watch keeps failing, e.g.
+    /// the SealedSecret CRD not installed, keeps the webhook unready and is logged).
+    pub async fn wait_synced(&self) {
+        let _ = self.secrets.wait_until_ready().await;
+        let _ = self.sealed.wait_until_ready().await;
+        let _ = self.accounts.wait_until_ready().await;
+        let _ = self.namespaces.wait_until_ready().await;
+        tracing::info!("watch caches synced");
     }
 
     /// The namespace's `sealgate.dev/admission` mode, if it sets one.

@@ -131,6 +131,11 @@ async fn metrics(State(s): State<AppState>) -> Response {
 
 async fn validate(State(s): State<AppState>, body: axum::body::Bytes) -> Response {
     let started = Instant::now();
+    if !s.ready.load(Ordering::Relaxed) {
+        // Answering from half-filled caches would deny what exists; let failurePolicy decide.
+        s.metrics.observe("", "", "not_ready", 0.0);
+        return (StatusCode::SERVICE_UNAVAILABLE, "watch caches not synced yet\n").into_response();
+    }
     let deadline = s.deadline;
     match tokio::time::timeout(deadline, review(&s, &body)).await {
         Ok(Ok(answer)) => {

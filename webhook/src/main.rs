@@ -78,8 +78,14 @@ async fn run(args: Args) -> Result<()> {
         let _ = stop_tx.send(true);
     });
 
-    let caches = cache::Caches::start(client.clone()).await;
-    ready.store(true, Ordering::Relaxed);
+    // Serve at once (health checks pass); /readyz and /validate wait for the caches.
+    let caches = cache::Caches::spawn(client.clone());
+    let synced = caches.clone();
+    let ready_flag = ready.clone();
+    tokio::spawn(async move {
+        synced.wait_synced().await;
+        ready_flag.store(true, Ordering::Relaxed);
+    });
     let reader_client = client.clone();
     let key_reader: http::KeyReader = Arc::new(move |ns, name| {
         let client = reader_client.clone();
