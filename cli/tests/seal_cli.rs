@@ -41,8 +41,11 @@ impl Sandbox {
 
     fn cmd(&self, args: &[&str]) -> Command {
         let mut cmd = Command::cargo_bin("sealgate").unwrap();
+        // Hermetic: no kubeconfig, so seal never tries to fetch recipients from a cluster.
         cmd.current_dir(self.dir.path())
             .env_remove("SEALGATE_RECIPIENTS")
+            .env_remove("KUBECONFIG")
+            .env("HOME", self.dir.path())
             .args(args);
         cmd
     }
