@@ -193,6 +193,40 @@ fn chart_lints_renders_and_labels_everything() {
 }
 
 #[test]
+fn the_image_matches_the_chart() {
+    let chart = std::fs::read_to_string(root().join("charts/sealgate/Chart.yaml")).unwrap();
+    assert!(
+        chart.contains(&format!("appVersion: \"{}\"", env!("CARGO_PKG_VERSION"))),
+        "appVersion follows the crates"
+    );
+    let values = std::fs::read_to_string(root().join("charts/sealgate/values.yaml")).unwrap();
+    let dockerfile = std::fs::read_to_string(root().join("Dockerfile")).unwrap();
+    assert!(
+        values.contains("repository: ghcr.io/sealgate/sealgate")
+            && dockerfile.contains("ghcr.io/sealgate/sealgate")
+    );
+    for binary in ["sealgate-controller", "sealgate-webhook"] {
+        assert!(
+            dockerfile.contains(&format!("target/release/{binary}")),
+            "{binary} is built into the image"
+        );
+        let template = std::fs::read_to_string(root().join("charts/sealgate/templates").join(
+            if binary == "sealgate-controller" {
+                "controller.yaml"
+            } else {
+                "webhook.yaml"
+            },
+        ))
+        .unwrap();
+        assert!(
+            template.contains(&format!("command: [/usr/local/bin/{binary}]")),
+            "the chart runs {binary} from the image"
+        );
+    }
+    assert!(dockerfile.contains("COPY --from=build /out/ /usr/local/bin/") && dockerfile.contains("nonroot"));
+}
+
+#[test]
 fn bad_values_fail_at_install_time() {
     let Some(helm) = helm() else {
         eprintln!("skipping chart checks: no helm");
