@@ -161,9 +161,6 @@ pub struct ControllerArgs {
     /// Kubeconfig context.
     #[arg(long, value_name = "NAME")]
     pub context: Option<String>,
-    /// Namespace for SealedSecrets that have none (verify, reencrypt).
-    #[arg(skip)]
-    pub namespace: Option<String>,
 }
 
 #[derive(Debug, Args)]

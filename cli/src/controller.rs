@@ -75,7 +75,7 @@ fn post_each(
             .metadata
             .namespace
             .clone()
-            .unwrap_or_else(|| args_namespace(args));
+            .unwrap_or_else(|| "default".to_owned());
         let mut sealed = sealed;
         sealed.metadata.namespace = Some(ns.clone());
         let label = format!(
@@ -95,10 +95,6 @@ fn post_each(
         }
         Ok(out)
     })
-}
-
-fn args_namespace(args: &ControllerArgs) -> String {
-    args.namespace.clone().unwrap_or_else(|| "default".to_owned())
 }
 
 /// `sealgate verify`: can the cluster unseal these? Exit 1 when any value cannot be.

@@ -41,17 +41,8 @@ impl Namespace {
     }
 
     fn kubectl(&self, args: &[&str], stdin: Option<&str>) {
-        let mut cmd = Process::new("kubectl");
-        cmd.arg("--kubeconfig").arg(&self.kubeconfig).args(args);
-        if let Some(input) = stdin {
-            use std::io::Write;
-            cmd.stdin(std::process::Stdio::piped());
-            let mut child = cmd.spawn().unwrap();
-            child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-            assert!(child.wait().unwrap().success(), "kubectl {args:?}");
-        } else {
-            assert!(cmd.status().unwrap().success(), "kubectl {args:?}");
-        }
+        let (ok, text) = sealgate_tests::kubectl(&self.kubeconfig, args, stdin);
+        assert!(ok, "kubectl {args:?}: {text}");
     }
 }
 

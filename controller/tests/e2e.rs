@@ -24,23 +24,7 @@ struct Cluster {
 
 impl Cluster {
     fn kubectl(&self, args: &[&str], stdin: Option<&str>) -> (bool, String) {
-        let mut cmd = Command::new("kubectl");
-        cmd.arg("--kubeconfig").arg(&self.kubeconfig).args(args);
-        cmd.stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("kubectl");
-        if let Some(input) = stdin {
-            child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-        }
-        let out = child.wait_with_output().unwrap();
-        let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-        text.push_str(&String::from_utf8_lossy(&out.stderr));
-        (out.status.success(), text)
+        sealgate_tests::kubectl(&self.kubeconfig, args, stdin)
     }
 
     fn ok(&self, args: &[&str], stdin: Option<&str>) -> String {
