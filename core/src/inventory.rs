@@ -13,6 +13,7 @@ use std::fmt;
 use globset::{Glob, GlobMatcher};
 use serde_json::Value;
 
+use crate::SealedSecret;
 use crate::names;
 
 /// The keys a provider will put in the Secret.
@@ -465,15 +466,23 @@ pub fn secret_provider(obj: &Value, namespace: &str, name: &str) -> Provider {
             Keys::Known(keys)
         }
         (true, _) => Keys::Known(keys),
-        (false, Some(stamp)) => Keys::Known(parse_key_stamp(stamp)),
         (false, None) if token => Keys::Known(SERVICE_ACCOUNT_TOKEN_KEYS.map(str::to_owned).into()),
-        (false, None) => Keys::Unknown,
+        (false, stamped) => return secret_metadata_provider(stamped, namespace, name),
     };
+    Provider {
+        keys,
+        ..secret_metadata_provider(None, namespace, name)
+    }
+}
+
+/// A Secret known by its metadata only (the webhook's cache): its keys are those of
+/// the controller's `sealgate.dev/keys` stamp when it has one, else unknown.
+pub fn secret_metadata_provider(stamp: Option<&str>, namespace: &str, name: &str) -> Provider {
     Provider {
         kind: ProviderKind::Secret,
         namespace: namespace.to_owned(),
         name: name.to_owned(),
-        keys,
+        keys: stamp.map_or(Keys::Unknown, |s| Keys::Known(parse_key_stamp(s))),
         readiness: Readiness::Ready,
     }
 }
@@ -495,21 +504,38 @@ pub fn sealed_secret_provider(obj: &Value, namespace: &str, name: &str) -> Provi
         .and_then(Value::as_object)
         .map(|m| m.keys().cloned().collect())
         .unwrap_or_default();
-    let mut readiness = ready_condition(obj);
     let generation = obj.pointer("/metadata/generation").and_then(Value::as_i64);
     let observed = obj.pointer("/status/observedGeneration").and_then(Value::as_i64);
-    if let (Some(g), Some(o)) = (generation, observed)
-        && o < g
-    {
-        // The condition describes an older spec.
-        readiness = Readiness::Unknown;
-    }
     Provider {
         kind: ProviderKind::SealedSecret,
         namespace: namespace.to_owned(),
         name: name.to_owned(),
         keys: Keys::Known(keys),
-        readiness,
+        readiness: current(ready_condition(obj), generation, observed),
+    }
+}
+
+/// A typed SealedSecret (as the watch caches hold it): the same rules as
+/// [`sealed_secret_provider`], without a detour through JSON.
+pub fn sealed_secret_provider_of(sealed: &SealedSecret, namespace: &str, name: &str) -> Provider {
+    let ready = sealed.ready_condition().map_or(Readiness::Unknown, |c| {
+        readiness(Some(&c.status), &c.reason, &c.message)
+    });
+    let observed = sealed.status.as_ref().and_then(|s| s.observed_generation);
+    Provider {
+        kind: ProviderKind::SealedSecret,
+        namespace: namespace.to_owned(),
+        name: name.to_owned(),
+        keys: Keys::Known(sealed.spec.encrypted_data.keys().cloned().collect()),
+        readiness: current(ready, sealed.metadata.generation, observed),
+    }
+}
+
+/// A condition describing an older spec than `generation` says nothing about this one.
+fn current(readiness: Readiness, generation: Option<i64>, observed: Option<i64>) -> Readiness {
+    match (generation, observed) {
+        (Some(g), Some(o)) if o < g => Readiness::Unknown,
+        _ => readiness,
     }
 }
 
@@ -526,12 +552,21 @@ fn ready_condition(obj: &Value) -> Readiness {
     let Some(c) = condition(obj, names::CONDITION_READY) else {
         return Readiness::Unknown;
     };
-    let text = |k: &str| c.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
-    match c.get("status").and_then(Value::as_str) {
+    let text = |k: &str| c.get(k).and_then(Value::as_str).unwrap_or("");
+    readiness(
+        c.get("status").and_then(Value::as_str),
+        text("reason"),
+        text("message"),
+    )
+}
+
+/// Readiness from the status, reason and message of a `Ready` condition.
+fn readiness(status: Option<&str>, reason: &str, message: &str) -> Readiness {
+    match status {
         Some("True") => Readiness::Ready,
         Some("False") => Readiness::Failed {
-            reason: text("reason"),
-            message: text("message"),
+            reason: reason.to_owned(),
+            message: message.to_owned(),
         },
         _ => Readiness::Unknown,
     }
@@ -591,6 +626,59 @@ mod tests {
 
     fn keys(list: &[&str]) -> Keys {
         Keys::Known(list.iter().map(|s| s.to_string()).collect())
+    }
+
+    #[test]
+    fn typed_sealed_secrets_and_secret_metadata_read_as_their_json() {
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+        let condition = |status: &str| Condition {
+            type_: "Ready".into(),
+            status: status.into(),
+            reason: "UnsealFailed".into(),
+            message: "no key".into(),
+            last_transition_time: Time(Default::default()),
+            observed_generation: None,
+        };
+        let mut cases = Vec::new();
+        for (generation, observed, status) in [
+            (Some(2), Some(2), Some("True")),
+            (Some(2), Some(2), Some("False")),
+            (Some(3), Some(2), Some("False")),
+            (None, None, Some("Unknown")),
+            (Some(1), None, None),
+        ] {
+            let mut s = SealedSecret::new("db", Default::default());
+            s.spec.encrypted_data.insert("password".into(), "x".into());
+            s.metadata.generation = generation;
+            s.status = Some(crate::SealedSecretStatus {
+                observed_generation: observed,
+                conditions: status.map(condition).into_iter().collect(),
+            });
+            cases.push(s);
+        }
+        let readiness: Vec<Readiness> = cases
+            .iter()
+            .map(|s| {
+                let typed = sealed_secret_provider_of(s, "prod", "db");
+                let json = serde_json::to_value(s).unwrap();
+                assert_eq!(typed, sealed_secret_provider(&json, "prod", "db"));
+                typed.readiness
+            })
+            .collect();
+        assert_eq!(readiness[0], Readiness::Ready);
+        assert!(matches!(&readiness[1], Readiness::Failed { reason, .. } if reason == "UnsealFailed"));
+        assert_eq!(
+            readiness[2..],
+            [Readiness::Unknown, Readiness::Unknown, Readiness::Unknown]
+        );
+
+        let stamped = json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "s", "annotations": {"sealgate.dev/keys": "a, b"}}});
+        assert_eq!(
+            secret_metadata_provider(Some("a, b"), "prod", "s"),
+            secret_provider(&stamped, "prod", "s")
+        );
+        assert_eq!(secret_metadata_provider(None, "prod", "s").keys, Keys::Unknown);
     }
 
     #[test]

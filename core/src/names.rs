@@ -23,6 +23,8 @@ pub const KEY_STATE_COMPROMISED: &str = "compromised";
 /// Namespace label choosing the webhook's mode: `enforce`, `warn` or `off`.
 pub const LABEL_ADMISSION: &str = "sealgate.dev/admission";
 
+/// Every sealgate annotation starts with this.
+pub const ANNOTATION_PREFIX: &str = "sealgate.dev/";
 /// On a SealedSecret: comma-separated fingerprints of the recipients it was sealed to (advisory).
 pub const ANNOTATION_RECIPIENTS: &str = "sealgate.dev/recipients";
 /// On a SealedSecret: the scope its values were sealed with (advisory; the binding inside each value is authoritative).

@@ -23,7 +23,7 @@
 //! assert!(findings[0].message.starts_with(r#"Secret "db-creds" has no key "password""#));
 //! ```
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::fmt;
 
 use globset::{Glob, GlobMatcher};
@@ -142,7 +142,8 @@ pub fn evaluate(workload: &Workload, inventory: &dyn Inventory) -> Vec<Finding> 
         out: &mut findings,
         reported: HashSet::new(),
     };
-    let mut seen = HashSet::new();
+    // Ordered, not hashed: a workload has a handful of references, and this runs per admission.
+    let mut seen = BTreeSet::new();
     for r in &workload.refs {
         if seen.insert((r.secret.as_str(), r.key.as_deref(), r.field.as_str())) {
             cx.check(r);
@@ -207,7 +208,6 @@ pub fn split_introduced(old: &[Finding], new: Vec<Finding>) -> (Vec<Finding>, Ve
 /// Secrets the workload says come from elsewhere (its annotation), as globs; a bad
 /// pattern is a warning and is skipped.
 fn expected_elsewhere(workload: &Workload, object: &ObjectRef, out: &mut Vec<Finding>) -> Vec<GlobMatcher> {
-    let field = format!("metadata.annotations[{}]", names::ANNOTATION_EXTERNAL_SECRETS);
     let mut globs = Vec::new();
     let patterns = workload
         .annotations
@@ -224,7 +224,7 @@ fn expected_elsewhere(workload: &Workload, object: &ObjectRef, out: &mut Vec<Fin
                 code: code::INVALID_ANNOTATION,
                 severity: Severity::Warning,
                 object: object.clone(),
-                field: field.clone(),
+                field: format!("metadata.annotations[{}]", names::ANNOTATION_EXTERNAL_SECRETS),
                 secret: pattern.to_owned(),
                 key: None,
                 message: format!(

@@ -3,7 +3,12 @@
 
 use std::fmt;
 
+use serde::Deserialize as _;
 use serde_json::{Map, Value};
+
+use view::{Lax, Obj};
+
+mod view;
 
 /// How a pod spec refers to a Secret.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -158,68 +163,113 @@ pub fn extract_all(obj: &Value, default_namespace: &str) -> Vec<Result<Workload,
 /// list, a name that is not a string, …) is an error naming the field; an empty
 /// or absent Secret name or key is kept, for the policy to report.
 pub fn extract(obj: &Value, default_namespace: &str) -> Result<Option<Workload>, RefError> {
-    let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
-    let Some(path) = pod_spec_path(api_version, kind) else {
+    match Lax::<Obj<view::Object>>::deserialize(obj) {
+        Ok(Lax::Got(Obj(object))) => build(&object, None, default_namespace),
+        _ => Ok(None),
+    }
+}
+
+/// [`extract`] from JSON text, in one pass that reads only what holds references
+/// (an AdmissionReview's object, say). `type_` is the (apiVersion, kind) to
+/// assume when the object does not say. Text that is not a JSON object is `Ok(None)`.
+pub fn extract_json(
+    json: &str,
+    type_: (&str, &str),
+    default_namespace: &str,
+) -> Result<Option<Workload>, RefError> {
+    match serde_json::from_str::<Lax<Obj<view::Object>>>(json) {
+        Ok(Lax::Got(Obj(object))) => build(&object, Some(type_), default_namespace),
+        Ok(_) => Ok(None),
+        // Not an object, or one serde reads differently from a map (a repeated key):
+        // go the long way, which takes the last of repeated keys as JSON parsers do.
+        Err(_) => {
+            let Ok(Value::Object(mut map)) = serde_json::from_str::<Value>(json) else {
+                return Ok(None);
+            };
+            map.entry("apiVersion").or_insert(type_.0.into());
+            map.entry("kind").or_insert(type_.1.into());
+            extract(&Value::Object(map), default_namespace)
+        }
+    }
+}
+
+/// The workload from its view; `type_` stands in for an absent apiVersion and kind.
+fn build(
+    object: &view::Object<'_>,
+    type_: Option<(&str, &str)>,
+    default_namespace: &str,
+) -> Result<Option<Workload>, RefError> {
+    let (default_api_version, default_kind) = type_.unwrap_or_default();
+    let text = |s: &view::Str<'_>, default: &str| match s {
+        Lax::Got(s) => s.to_string(),
+        Lax::Absent => default.to_owned(),
+        Lax::Wrong => String::new(),
+    };
+    let api_version = text(&object.api_version, default_api_version);
+    let kind = text(&object.kind, default_kind);
+    let Some(path) = pod_spec_path(&api_version, &kind) else {
         return Ok(None);
     };
-    let metadata = obj.get("metadata").and_then(Value::as_object);
-    let meta_str = |k: &str| metadata.and_then(|m| m.get(k)).and_then(Value::as_str);
-    let annotations = metadata
-        .and_then(|m| m.get("annotations"))
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
-    let mut pod = obj;
-    for key in path.split('.') {
-        pod = match pod.get(key) {
-            Some(v) => v,
-            None => &Value::Null,
-        };
+    let metadata = match &object.metadata {
+        Lax::Got(Obj(m)) => Some(m),
+        _ => None,
+    };
+    fn meta_str<'v>(s: Option<&'v view::Str<'_>>) -> &'v str {
+        match s {
+            Some(Lax::Got(s)) => s,
+            _ => "",
+        }
     }
+    let namespace = meta_str(metadata.map(|m| &m.namespace));
+    let annotations = match metadata.map(|m| &m.annotations) {
+        Some(Lax::Got(Obj(a))) => a.0.clone(),
+        _ => Map::new(),
+    };
     let mut w = Workload {
-        kind: kind.to_owned(),
-        namespace: meta_str("namespace")
-            .filter(|ns| !ns.is_empty())
-            .unwrap_or(default_namespace)
-            .to_owned(),
-        name: meta_str("name").unwrap_or("").to_owned(),
+        kind,
+        namespace: if namespace.is_empty() {
+            default_namespace
+        } else {
+            namespace
+        }
+        .to_owned(),
+        name: meta_str(metadata.map(|m| &m.name)).to_owned(),
         service_account: String::new(),
         pod_spec_path: path,
         refs: Vec::new(),
         annotations,
     };
-    let spec = match pod {
-        Value::Null => return Ok(Some(w)),
-        Value::Object(m) => m,
-        _ => {
+    let spec = match pod_spec(object, path) {
+        Lax::Absent => return Ok(Some(w)),
+        Lax::Got(spec) => spec,
+        Lax::Wrong => {
             return Err(RefError {
                 field: path.to_owned(),
                 problem: "is not a mapping",
             });
         }
     };
-    w.service_account = match spec
-        .get("serviceAccountName")
-        .or_else(|| spec.get("serviceAccount"))
-    {
-        Some(Value::String(s)) if !s.is_empty() => s.clone(),
+    w.service_account = match (&spec.service_account_name, &spec.service_account) {
+        (Lax::Got(s), _) | (Lax::Absent, Lax::Got(s)) if !s.is_empty() => s.to_string(),
         _ => "default".to_owned(),
     };
     let mut x = Extractor { refs: &mut w.refs };
-    for list in ["initContainers", "containers", "ephemeralContainers"] {
-        for (i, c) in objects(spec, list, path)? {
-            let at = format!("{path}.{list}[{}]", selector(c, i));
-            x.container(c, &at)?;
+    for (list, containers) in [
+        ("initContainers", &spec.init_containers),
+        ("containers", &spec.containers),
+        ("ephemeralContainers", &spec.ephemeral_containers),
+    ] {
+        for (i, c) in objects(containers, &|| path.to_owned(), list)? {
+            x.container(c, &element(path, list, &c.name, i))?;
         }
     }
-    for (i, v) in objects(spec, "volumes", path)? {
-        x.volume(v, &format!("{path}.volumes[{}]", selector(v, i)))?;
+    for (i, v) in objects(&spec.volumes, &|| path.to_owned(), "volumes")? {
+        x.volume(v, &|| element(path, "volumes", &v.name, i))?;
     }
-    for (i, p) in objects(spec, "imagePullSecrets", path)? {
-        let field = format!("{path}.imagePullSecrets[{i}]");
+    for (i, p) in objects(&spec.image_pull_secrets, &|| path.to_owned(), "imagePullSecrets")? {
+        let field = element(path, "imagePullSecrets", &Lax::Absent, i);
         x.refs.push(SecretRef {
-            secret: string(p, "name", &field)?,
+            secret: string(&p.name, &|| field.clone(), "name")?,
             key: None,
             optional: false,
             kind: RefKind::ImagePull,
@@ -229,78 +279,110 @@ pub fn extract(obj: &Value, default_namespace: &str) -> Result<Option<Workload>,
     Ok(Some(w))
 }
 
-/// `[name]` when the element has a name, else `[index]`.
-fn selector(item: &Map<String, Value>, index: usize) -> String {
-    match item.get("name").and_then(Value::as_str) {
-        Some(n) if !n.is_empty() => n.to_owned(),
-        _ => index.to_string(),
+/// The pod spec at `path` (one of [`pod_spec_path`]'s). Like a lookup in JSON, a
+/// step through something that is not a mapping finds nothing; only the pod spec
+/// itself is wrong when it is not a mapping.
+fn pod_spec<'v, 'a>(object: &'v view::Object<'a>, path: &str) -> Lax<&'v view::Spec<'a>> {
+    fn through<'v, 'a>(
+        spec: Lax<&'v view::Spec<'a>>,
+        step: for<'s> fn(&'s view::Spec<'a>) -> &'s Lax<Obj<view::Template<'a>>>,
+    ) -> Lax<&'v view::Spec<'a>> {
+        let Lax::Got(spec) = spec else { return Lax::Absent };
+        let Lax::Got(Obj(template)) = step(spec) else {
+            return Lax::Absent;
+        };
+        match &template.spec {
+            Lax::Got(Obj(spec)) => Lax::Got(spec),
+            Lax::Absent => Lax::Absent,
+            Lax::Wrong => Lax::Wrong,
+        }
+    }
+    let top = match &object.spec {
+        Lax::Got(Obj(spec)) => Lax::Got(spec),
+        Lax::Absent => Lax::Absent,
+        Lax::Wrong => Lax::Wrong,
+    };
+    match path {
+        "spec" => top,
+        "spec.template.spec" => through(top, |s| &s.template),
+        _ => through(through(top, |s| &s.job_template), |s| &s.template),
     }
 }
 
-/// String field `key` of `m`; absent or null is empty (the policy reports empty names).
-fn string(m: &Map<String, Value>, key: &str, at: &str) -> Result<String, RefError> {
-    match m.get(key) {
-        None | Some(Value::Null) => Ok(String::new()),
-        Some(Value::String(s)) => Ok(s.clone()),
-        Some(_) => Err(RefError {
-            field: format!("{at}.{key}"),
-            problem: "is not a string",
-        }),
+/// A field path, built only when it is needed (most are needed only for errors).
+type At<'p> = &'p dyn Fn() -> String;
+
+/// `{at}.{list}[{name}]` when the element has a name, else `{at}.{list}[{index}]`.
+/// Paths are built on every request the webhook sees, so without `format!`.
+fn element(at: &str, list: &str, name: &view::Str<'_>, index: usize) -> String {
+    let mut path = String::with_capacity(at.len() + list.len() + 24);
+    path.push_str(at);
+    path.push('.');
+    path.push_str(list);
+    path.push('[');
+    match name {
+        Lax::Got(n) if !n.is_empty() => path.push_str(n),
+        _ => {
+            use std::fmt::Write as _;
+            let _ = write!(path, "{index}");
+        }
+    }
+    path.push(']');
+    path
+}
+
+fn wrong(at: At<'_>, key: &str, problem: &'static str) -> RefError {
+    RefError {
+        field: format!("{}.{key}", at()),
+        problem,
+    }
+}
+
+/// String field `key` at `at`; absent or null is empty (the policy reports empty names).
+fn string(s: &view::Str<'_>, at: At<'_>, key: &str) -> Result<String, RefError> {
+    match s {
+        Lax::Absent => Ok(String::new()),
+        Lax::Got(s) => Ok(s.to_string()),
+        Lax::Wrong => Err(wrong(at, key, "is not a string")),
     }
 }
 
 /// `optional` of a reference; absent or null is `false`.
-fn optional(m: &Map<String, Value>, at: &str) -> Result<bool, RefError> {
-    match m.get("optional") {
-        None | Some(Value::Null) => Ok(false),
-        Some(Value::Bool(b)) => Ok(*b),
-        Some(_) => Err(RefError {
-            field: format!("{at}.optional"),
-            problem: "is not a boolean",
-        }),
+fn optional(b: &Lax<bool>, at: At<'_>) -> Result<bool, RefError> {
+    match b {
+        Lax::Absent => Ok(false),
+        Lax::Got(b) => Ok(*b),
+        Lax::Wrong => Err(wrong(at, "optional", "is not a boolean")),
     }
 }
 
-type Object = Map<String, Value>;
-
-/// The mappings of list `key` in `parent`; absent or null is empty.
-fn objects<'a>(
-    parent: &'a Map<String, Value>,
+/// The mappings of list `key` at `at`, with their positions; absent or null is empty.
+/// Every element is checked before any is used.
+fn objects<'v, T>(
+    list: &'v view::List<T>,
+    at: At<'_>,
     key: &str,
-    at: &str,
-) -> Result<Vec<(usize, &'a Object)>, RefError> {
-    match parent.get(key) {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Array(items)) => items
-            .iter()
-            .enumerate()
-            .map(|(i, v)| match v {
-                Value::Object(m) => Ok((i, m)),
-                _ => Err(RefError {
-                    field: format!("{at}.{key}[{i}]"),
-                    problem: "is not a mapping",
-                }),
-            })
-            .collect(),
-        Some(_) => Err(RefError {
-            field: format!("{at}.{key}"),
-            problem: "is not a list",
-        }),
+) -> Result<impl Iterator<Item = (usize, &'v T)>, RefError> {
+    let items = match list {
+        Lax::Absent => &[][..],
+        Lax::Got(items) => items.as_slice(),
+        Lax::Wrong => return Err(wrong(at, key, "is not a list")),
+    };
+    if let Some(i) = items.iter().position(|item| !matches!(item, Lax::Got(_))) {
+        return Err(wrong(at, &format!("{key}[{i}]"), "is not a mapping"));
     }
+    Ok(items.iter().enumerate().filter_map(|(i, item)| match item {
+        Lax::Got(Obj(t)) => Some((i, t)),
+        _ => None,
+    }))
 }
 
-fn mapping<'a>(
-    parent: &'a Map<String, Value>,
-    key: &str,
-    at: &str,
-) -> Result<Option<&'a Map<String, Value>>, RefError> {
-    match parent.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Object(m)) => Ok(Some(m)),
-        Some(_) => Err(RefError {
-            field: format!("{at}.{key}"),
-            problem: "is not a mapping",
-        }),
+/// Mapping field `key` at `at`; absent or null is `None`.
+fn mapping<'v, T>(m: &'v Lax<Obj<T>>, at: At<'_>, key: &str) -> Result<Option<&'v T>, RefError> {
+    match m {
+        Lax::Absent => Ok(None),
+        Lax::Got(Obj(t)) => Ok(Some(t)),
+        Lax::Wrong => Err(wrong(at, key, "is not a mapping")),
     }
 }
 
@@ -309,53 +391,54 @@ struct Extractor<'a> {
 }
 
 impl Extractor<'_> {
-    fn container(&mut self, c: &Map<String, Value>, at: &str) -> Result<(), RefError> {
-        for (i, env) in objects(c, "env", at)? {
-            let field = format!("{at}.env[{}]", selector(env, i));
-            let Some(from) = mapping(env, "valueFrom", &field)? else {
+    fn container(&mut self, c: &view::Container<'_>, at: &str) -> Result<(), RefError> {
+        for (i, env) in objects(&c.env, &|| at.to_owned(), "env")? {
+            let field = || element(at, "env", &env.name, i);
+            let Some(from) = mapping(&env.value_from, &field, "valueFrom")? else {
                 continue;
             };
-            let from_at = format!("{field}.valueFrom");
-            if let Some(r) = mapping(from, "secretKeyRef", &from_at)? {
-                let at = format!("{from_at}.secretKeyRef");
+            let from_at = || format!("{}.valueFrom", field());
+            if let Some(r) = mapping(&from.secret_key_ref, &from_at, "secretKeyRef")? {
+                let at = || format!("{}.secretKeyRef", from_at());
                 self.refs.push(SecretRef {
-                    secret: string(r, "name", &at)?,
-                    key: Some(string(r, "key", &at)?),
-                    optional: optional(r, &at)?,
+                    secret: string(&r.name, &at, "name")?,
+                    key: Some(string(&r.key, &at, "key")?),
+                    optional: optional(&r.optional, &at)?,
                     kind: RefKind::EnvKey,
-                    field,
+                    field: field(),
                 });
             }
         }
-        for (i, from) in objects(c, "envFrom", at)? {
-            let field = format!("{at}.envFrom[{i}]");
-            if let Some(r) = mapping(from, "secretRef", &field)? {
-                let at = format!("{field}.secretRef");
+        for (i, from) in objects(&c.env_from, &|| at.to_owned(), "envFrom")? {
+            let field = || element(at, "envFrom", &Lax::Absent, i);
+            if let Some(r) = mapping(&from.secret_ref, &field, "secretRef")? {
+                let at = || format!("{}.secretRef", field());
                 self.refs.push(SecretRef {
-                    secret: string(r, "name", &at)?,
+                    secret: string(&r.name, &at, "name")?,
                     key: None,
-                    optional: optional(r, &at)?,
+                    optional: optional(&r.optional, &at)?,
                     kind: RefKind::EnvFrom,
-                    field,
+                    field: field(),
                 });
             }
         }
         Ok(())
     }
 
-    fn volume(&mut self, v: &Map<String, Value>, at: &str) -> Result<(), RefError> {
-        if let Some(s) = mapping(v, "secret", at)? {
+    fn volume(&mut self, v: &view::Volume<'_>, at: At<'_>) -> Result<(), RefError> {
+        if let Some(s) = mapping(&v.secret, at, "secret")? {
             let kinds = (RefKind::Volume, RefKind::VolumeItem);
-            self.secret_source(s, "secretName", kinds, at, &format!("{at}.secret"))?;
+            let name = (&s.secret_name, "secretName");
+            self.secret_source(s, name, kinds, at(), &|| format!("{}.secret", at()))?;
         }
-        if let Some(p) = mapping(v, "projected", at)? {
-            let sources_at = format!("{at}.projected");
-            for (i, src) in objects(p, "sources", &sources_at)? {
-                let src_at = format!("{sources_at}.sources[{i}]");
-                if let Some(s) = mapping(src, "secret", &src_at)? {
-                    let field = format!("{src_at}.secret");
+        if let Some(p) = mapping(&v.projected, at, "projected")? {
+            let sources_at = || format!("{}.projected", at());
+            for (i, src) in objects(&p.sources, &sources_at, "sources")? {
+                let src_at = || element(&sources_at(), "sources", &Lax::Absent, i);
+                if let Some(s) = mapping(&src.secret, &src_at, "secret")? {
+                    let field = format!("{}.secret", src_at());
                     let kinds = (RefKind::Projected, RefKind::ProjectedItem);
-                    self.secret_source(s, "name", kinds, &field, &field)?;
+                    self.secret_source(s, (&s.name, "name"), kinds, field.clone(), &|| field.clone())?;
                 }
             }
         }
@@ -367,32 +450,33 @@ impl Extractor<'_> {
     /// person looks for it; `at` is where its own fields sit.
     fn secret_source(
         &mut self,
-        s: &Map<String, Value>,
-        name_key: &str,
+        s: &view::SecretSource<'_>,
+        (name, name_key): (&view::Str<'_>, &str),
         (whole, item_kind): (RefKind, RefKind),
-        field: &str,
-        at: &str,
+        field: String,
+        at: At<'_>,
     ) -> Result<(), RefError> {
-        let secret = string(s, name_key, at)?;
-        let optional = optional(s, at)?;
-        let items = objects(s, "items", at)?;
-        if items.is_empty() {
+        let secret = string(name, at, name_key)?;
+        let optional = optional(&s.optional, at)?;
+        let mut items = objects(&s.items, at, "items")?.peekable();
+        if items.peek().is_none() {
             self.refs.push(SecretRef {
                 secret,
                 key: None,
                 optional,
                 kind: whole,
-                field: field.to_owned(),
+                field,
             });
             return Ok(());
         }
         for (i, item) in items {
+            let item_at = || element(&at(), "items", &Lax::Absent, i);
             self.refs.push(SecretRef {
                 secret: secret.clone(),
-                key: Some(string(item, "key", &format!("{at}.items[{i}]"))?),
+                key: Some(string(&item.key, &item_at, "key")?),
                 optional,
                 kind: item_kind,
-                field: field.to_owned(),
+                field: field.clone(),
             });
         }
         Ok(())
@@ -403,6 +487,70 @@ impl Extractor<'_> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// Both ways in, from a parsed value and from JSON text, must agree.
+    fn extract(obj: &Value, ns: &str) -> Result<Option<Workload>, RefError> {
+        let from_value = super::extract(obj, ns);
+        let text = serde_json::to_string(obj).unwrap();
+        assert_eq!(extract_json(&text, ("", ""), ns), from_value, "{obj}");
+        from_value
+    }
+
+    #[test]
+    fn json_text_takes_type_from_the_caller_and_skips_foreign_annotations() {
+        let text = r#"{"metadata": {"name": "api", "annotations": {
+            "kubectl.kubernetes.io/last-applied-configuration": "{\"big\": [1, 2, 3]}",
+            "sealgate.dev/exempt": "migration \"window\"", "sealgate.dev/odd": 5}},
+            "spec": {"template": {"spec": {"containers": [{"name": "c", "envFrom": [{"secretRef": {"name": "s"}}]}]}}}}"#;
+        let w = extract_json(text, ("apps/v1", "Deployment"), "prod")
+            .unwrap()
+            .unwrap();
+        assert_eq!(w.describe(), "Deployment prod/api");
+        assert_eq!(w.refs[0].field, "spec.template.spec.containers[c].envFrom[0]");
+        assert_eq!(
+            Value::Object(w.annotations),
+            json!({"sealgate.dev/exempt": "migration \"window\""})
+        );
+        // The object's own type wins; a kind that is not a workload has no references.
+        assert_eq!(extract_json(text, ("v1", "ConfigMap"), "prod").unwrap(), None);
+        let typed = r#"{"apiVersion": "v1", "kind": "ConfigMap", "spec": {"containers": "x"}}"#;
+        assert_eq!(extract_json(typed, ("apps/v1", "Deployment"), "d").unwrap(), None);
+        for not_an_object in ["[1]", "\"x\"", "{", ""] {
+            assert_eq!(extract_json(not_an_object, ("v1", "Pod"), "d").unwrap(), None);
+        }
+    }
+
+    #[test]
+    fn repeated_keys_in_json_text_count_the_last() {
+        let text = r#"{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a"}, "spec": {
+            "containers": "first", "containers": [{"name": "c", "envFrom": [{"secretRef": {"name": "s"}}]}]}}"#;
+        let w = extract_json(text, ("", ""), "d").unwrap().unwrap();
+        assert_eq!(w.refs[0].secret, "s");
+    }
+
+    #[test]
+    fn steps_through_wrong_shapes_find_nothing_but_a_wrong_pod_spec_is_named() {
+        let deployment = |spec: Value| json!({"apiVersion": "apps/v1", "kind": "Deployment", "spec": spec});
+        for nothing in [
+            json!("x"),
+            json!({"template": 3}),
+            json!({"template": {"spec": null}}),
+        ] {
+            let w = extract(&deployment(nothing.clone()), "d").unwrap().unwrap();
+            assert!(w.refs.is_empty(), "{nothing}");
+        }
+        let err = extract(&deployment(json!({"template": {"spec": [1]}})), "d").unwrap_err();
+        assert_eq!(err.to_string(), "spec.template.spec: is not a mapping");
+        let cron = json!({"apiVersion": "batch/v1", "kind": "CronJob",
+            "spec": {"jobTemplate": {"spec": {"template": {"spec": "x"}}}}});
+        assert_eq!(
+            extract(&cron, "d").unwrap_err().field,
+            "spec.jobTemplate.spec.template.spec"
+        );
+        // Fields a kind does not use are not checked: a Pod's spec has no template.
+        let pod = json!({"apiVersion": "v1", "kind": "Pod", "spec": {"template": "x", "containers": []}});
+        assert!(extract(&pod, "d").unwrap().unwrap().refs.is_empty());
+    }
 
     fn pod_spec() -> Value {
         json!({

@@ -1,6 +1,7 @@
 //! The admission decision: an AdmissionReview in, an AdmissionResponse out,
 //! using core's reference policy against an inventory. No I/O here.
 
+use std::borrow::Cow;
 use std::str::FromStr;
 
 use kube::core::DynamicObject;
@@ -8,7 +9,7 @@ use kube::core::admission::{AdmissionResponse, AdmissionReview};
 use sealgate_core::inventory::Inventory;
 use sealgate_core::policy::{self, Finding, Severity};
 use sealgate_core::refs::{self, Workload};
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// What the webhook does with problems in a namespace.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -88,47 +89,87 @@ pub struct Answer {
     pub verdict: Verdict,
 }
 
-/// The parts of an AdmissionReview request the decision needs, parsed once.
+/// The parts of an AdmissionReview request the decision needs, borrowed from the
+/// body; the objects stay unparsed until the kind and mode say they are checked.
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RequestBody {
-    uid: String,
-    kind: Gvk,
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    namespace: Option<String>,
-    operation: String,
-    #[serde(default)]
-    object: Option<Value>,
-    #[serde(default)]
-    old_object: Option<Value>,
+struct RequestBody<'a> {
+    #[serde(borrow)]
+    uid: Cow<'a, str>,
+    #[serde(borrow)]
+    kind: Gvk<'a>,
+    #[serde(default, borrow)]
+    name: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    namespace: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    operation: Cow<'a, str>,
+    #[serde(default, borrow)]
+    object: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    old_object: Option<&'a RawValue>,
 }
 
 #[derive(serde::Deserialize)]
-struct Gvk {
-    #[serde(default)]
-    group: String,
-    version: String,
-    kind: String,
+struct Gvk<'a> {
+    #[serde(default, borrow)]
+    group: Cow<'a, str>,
+    #[serde(borrow)]
+    version: Cow<'a, str>,
+    #[serde(borrow)]
+    kind: Cow<'a, str>,
 }
 
 #[derive(serde::Deserialize)]
-struct ReviewBody {
-    #[serde(default)]
-    request: Option<RequestBody>,
+struct ReviewBody<'a> {
+    #[serde(default, borrow)]
+    request: Option<RequestBody<'a>>,
 }
 
-/// A parsed request: the workload it carries, extracted once.
-pub struct Review {
+/// A parsed request, borrowing its objects from the body.
+pub struct Review<'a> {
     uid: String,
     kind: String,
     name: String,
     namespace: String,
     operation: &'static str,
     api_version: String,
-    object: Option<Value>,
-    old_object: Option<Value>,
+    object: Option<&'a RawValue>,
+    old_object: Option<&'a RawValue>,
+}
+
+/// What a review is about, for the decision: read once, before key names are fetched.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per request, on the stack; boxing would add an allocation to every review"
+)]
+pub enum Subject {
+    /// Not checked: another kind or operation, or mode `off`.
+    Skipped,
+    /// The review cannot be checked (message for the denial).
+    Invalid(String),
+    /// A workload, with its old version on UPDATE.
+    Workload {
+        /// The object as it would be stored.
+        new: Workload,
+        /// The object as it is (UPDATE), when it reads as a workload.
+        old: Option<Workload>,
+    },
+}
+
+impl Subject {
+    /// Every Secret (namespace, name) the new object references, so the caller can
+    /// fetch key names the caches do not have before deciding.
+    pub fn referenced_secrets(&self) -> Vec<(String, String)> {
+        let Subject::Workload { new, .. } = self else {
+            return Vec::new();
+        };
+        new.refs
+            .iter()
+            .filter(|r| !r.secret.is_empty())
+            .map(|r| (new.namespace.clone(), r.secret.clone()))
+            .collect()
+    }
 }
 
 /// Why a body is not an AdmissionReview at all (answered with HTTP 400).
@@ -136,10 +177,12 @@ pub struct Review {
 #[error("request body is not an AdmissionReview: {0}")]
 pub struct BadReview(String);
 
-impl Review {
+impl<'a> Review<'a> {
     /// Parses a request body; `Ok(Err(answer))` for a review without a request.
-    pub fn parse(body: &[u8]) -> Result<Result<Review, Answer>, BadReview> {
-        let review: ReviewBody = serde_json::from_slice(body).map_err(|e| {
+    pub fn parse(body: &'a [u8]) -> Result<Result<Review<'a>, Answer>, BadReview> {
+        // Checked as UTF-8 once here rather than string by string in the parser.
+        let body = std::str::from_utf8(body).map_err(|e| BadReview(format!("not UTF-8: {e}")))?;
+        let review: ReviewBody<'a> = serde_json::from_str(body).map_err(|e| {
             let text = e.to_string();
             BadReview(text.split(" at line ").next().unwrap_or(&text).to_owned())
         })?;
@@ -151,7 +194,7 @@ impl Review {
                 verdict: Verdict::Invalid,
             }));
         };
-        let operation = match req.operation.as_str() {
+        let operation = match &*req.operation {
             "CREATE" => "CREATE",
             "UPDATE" => "UPDATE",
             "DELETE" => "DELETE",
@@ -159,48 +202,53 @@ impl Review {
             _ => "UNKNOWN",
         };
         let api_version = if req.kind.group.is_empty() {
-            req.kind.version.clone()
+            req.kind.version.into_owned()
         } else {
             format!("{}/{}", req.kind.group, req.kind.version)
         };
         let namespace = req
             .namespace
             .filter(|n| !n.is_empty())
-            .unwrap_or_else(|| "default".to_owned());
-        let mut review = Review {
-            uid: req.uid,
-            kind: req.kind.kind,
-            name: req.name,
+            .map_or_else(|| "default".to_owned(), Cow::into_owned);
+        Ok(Ok(Review {
+            uid: req.uid.into_owned(),
+            kind: req.kind.kind.into_owned(),
+            name: req.name.map(Cow::into_owned).unwrap_or_default(),
             namespace,
             operation,
             api_version,
-            object: None,
-            old_object: None,
-        };
-        review.object = req.object.map(|o| review.with_type(o));
-        review.old_object = req.old_object.map(|o| review.with_type(o));
-        Ok(Ok(review))
+            object: req.object,
+            old_object: req.old_object,
+        }))
     }
 
     /// Namespace of the request.
-    pub fn namespace(&self) -> Option<&str> {
-        Some(&self.namespace)
+    pub fn namespace(&self) -> &str {
+        &self.namespace
     }
 
-    /// Every Secret (namespace, name) the new object references, so the caller can
-    /// fetch key names the caches do not have before deciding.
-    pub fn referenced_secrets(&self, default_namespace: &str) -> Vec<(String, String)> {
-        let Some(object) = &self.object else {
-            return Vec::new();
+    /// Reads the workload(s) the review is about, when `mode` checks them.
+    pub fn subject(&self, mode: Mode) -> Subject {
+        let checked = matches!(self.operation, "CREATE" | "UPDATE");
+        if !checked || mode == Mode::Off || refs::pod_spec_path(&self.api_version, &self.kind).is_none() {
+            return Subject::Skipped;
+        }
+        let (kind, namespace) = (&self.kind, &self.namespace);
+        let Some(object) = self.object else {
+            return Subject::Invalid("the request has no object".to_owned());
         };
-        match refs::extract(object, default_namespace) {
-            Ok(Some(w)) => w
-                .refs
-                .iter()
-                .filter(|r| !r.secret.is_empty())
-                .map(|r| (w.namespace.clone(), r.secret.clone()))
-                .collect(),
-            _ => Vec::new(),
+        let type_ = (self.api_version.as_str(), kind.as_str());
+        let read = |raw: &RawValue| refs::extract_json(raw.get(), type_, namespace);
+        match read(object) {
+            Ok(Some(new)) => Subject::Workload {
+                new,
+                old: self.old_object.and_then(|o| read(o).ok().flatten()),
+            },
+            Ok(None) => Subject::Skipped,
+            Err(e) => Subject::Invalid(format!(
+                "{kind} {namespace}/{}: not a valid {kind}: {e}",
+                self.name
+            )),
         }
     }
 
@@ -212,41 +260,25 @@ impl Review {
         response
     }
 
-    /// Decides. `mode` is the namespace's (or the default) mode.
-    pub fn decide(&self, inventory: &dyn Inventory, mode: Mode) -> Answer {
-        let kind = self.kind.clone();
-        let operation = self.operation;
+    /// Decides about `subject` (from [`Review::subject`] with the same `mode`, the
+    /// namespace's or the default).
+    pub fn decide(&self, subject: &Subject, inventory: &dyn Inventory, mode: Mode) -> Answer {
         let response = self.response();
         let answer = |response: AdmissionResponse, verdict| Answer {
             review: response.into_review(),
-            kind: kind.clone(),
-            operation,
+            kind: self.kind.clone(),
+            operation: self.operation,
             verdict,
         };
-        let checked = matches!(operation, "CREATE" | "UPDATE");
-        if !checked || mode == Mode::Off || refs::pod_spec_path(&self.api_version, &kind).is_none() {
-            return answer(response, Verdict::Skipped);
-        }
-        let namespace = &self.namespace;
-        let Some(object) = &self.object else {
-            return answer(response.deny("the request has no object"), Verdict::Invalid);
+        let (workload, old_workload) = match subject {
+            Subject::Skipped => return answer(response, Verdict::Skipped),
+            Subject::Invalid(message) => return answer(response.deny(message), Verdict::Invalid),
+            Subject::Workload { new, old } => (new, old.as_ref()),
         };
-        let workload = match refs::extract(object, namespace) {
-            Ok(Some(w)) => w,
-            Ok(None) => return answer(response, Verdict::Skipped),
-            Err(e) => {
-                let message = format!("{kind} {namespace}/{}: not a valid {kind}: {e}", self.name);
-                return answer(response.deny(message), Verdict::Invalid);
-            }
-        };
-        let old_workload = self
-            .old_object
-            .as_ref()
-            .and_then(|o| refs::extract(o, namespace).ok().flatten());
-        let (blocking, mut warnings) = findings(&workload, old_workload.as_ref(), inventory);
+        let (blocking, mut warnings) = findings(workload, old_workload, inventory);
 
-        if let Some(reason) = policy::exemption(&workload) {
-            let mut all: Vec<String> = blocking.iter().map(|f| line(&workload, f)).collect();
+        if let Some(reason) = policy::exemption(workload) {
+            let mut all: Vec<String> = blocking.iter().map(|f| line(workload, f)).collect();
             all.append(&mut warnings);
             all.insert(
                 0,
@@ -257,7 +289,7 @@ impl Review {
             );
             return answer(with_warnings(response, all), Verdict::Warned);
         }
-        let problems: Vec<String> = blocking.iter().map(|f| line(&workload, f)).collect();
+        let problems: Vec<String> = blocking.iter().map(|f| line(workload, f)).collect();
         match (problems.is_empty(), mode) {
             (true, _) if warnings.is_empty() => answer(response, Verdict::Allowed),
             (true, _) => answer(with_warnings(response, warnings), Verdict::Warned),
@@ -274,19 +306,6 @@ impl Review {
                 answer(with_warnings(response, warnings).deny(message), Verdict::Denied)
             }
         }
-    }
-
-    /// Objects in reviews may lack apiVersion/kind/namespace; take them from the request.
-    fn with_type(&self, mut object: Value) -> Value {
-        if let Some(obj) = object.as_object_mut() {
-            obj.entry("apiVersion").or_insert(self.api_version.clone().into());
-            obj.entry("kind").or_insert(self.kind.clone().into());
-            let meta = obj.entry("metadata").or_insert_with(|| serde_json::json!({}));
-            if let Some(meta) = meta.as_object_mut() {
-                meta.entry("namespace").or_insert(self.namespace.clone().into());
-            }
-        }
-        object
     }
 }
 

@@ -47,6 +47,23 @@ impl Caches {
         caches
     }
 
+    /// Caches over stores filled by other means (tests and benchmarks drive a
+    /// [`reflector::store::Writer`] by hand); no optional kinds.
+    pub fn from_stores(
+        secrets: Store<PartialObjectMeta<Secret>>,
+        sealed: Store<SealedSecret>,
+        accounts: Store<ServiceAccount>,
+        namespaces: Store<PartialObjectMeta<Namespace>>,
+    ) -> Self {
+        Caches {
+            secrets,
+            sealed,
+            accounts,
+            namespaces,
+            optional: Arc::default(),
+        }
+    }
+
     /// Waits until every cache has synced (a cache whose watch keeps failing, e.g.
     /// the SealedSecret CRD not installed, keeps the webhook unready and is logged).
     pub async fn wait_synced(&self) {
@@ -207,13 +224,19 @@ impl Inventory for Caches {
         let mut out = Vec::new();
         let key = ObjectRef::new(name).within(namespace);
         if let Some(meta) = self.secrets.get(&key) {
-            let obj = sealgate_cluster::secret_metadata_object(&meta.metadata);
-            out.push(inventory::secret_provider(&obj, namespace, name));
+            let stamp = meta
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(names::ANNOTATION_KEYS));
+            out.push(inventory::secret_metadata_provider(
+                stamp.map(String::as_str),
+                namespace,
+                name,
+            ));
         }
-        if let Some(sealed) = self.sealed.get(&ObjectRef::new(name).within(namespace))
-            && let Ok(obj) = serde_json::to_value(sealed.as_ref())
-        {
-            out.push(inventory::sealed_secret_provider(&obj, namespace, name));
+        if let Some(sealed) = self.sealed.get(&ObjectRef::new(name).within(namespace)) {
+            out.push(inventory::sealed_secret_provider_of(&sealed, namespace, name));
         }
         let optional = self.optional.read().map(|o| o.clone()).unwrap_or_default();
         if !optional.is_empty() {

@@ -169,8 +169,8 @@ async fn review(s: &AppState, body: &[u8]) -> Result<crate::admission::Answer, S
         Ok(r) => r,
         Err(answer) => return Ok(answer),
     };
-    let namespace = review.namespace().unwrap_or("default").to_owned();
-    let mode = match s.live.namespace_mode(&namespace) {
+    let namespace = review.namespace();
+    let mode = match s.live.namespace_mode(namespace) {
         Some(Ok(mode)) => mode,
         Some(Err(e)) => {
             tracing::warn!(%namespace, "{e}; using the default mode");
@@ -178,12 +178,10 @@ async fn review(s: &AppState, body: &[u8]) -> Result<crate::admission::Answer, S
         }
         None => s.default_mode,
     };
+    let subject = review.subject(mode);
     let mut keys = HashMap::new();
-    if mode != Mode::Off
-        && let Some(reader) = &s.key_reader
-    {
-        let wanted = review.referenced_secrets(&namespace);
-        for (ns, name) in s.live.unknown_key_secrets(&wanted) {
+    if let Some(reader) = &s.key_reader {
+        for (ns, name) in s.live.unknown_key_secrets(&subject.referenced_secrets()) {
             if let Some(found) = reader(ns.clone(), name.clone()).await {
                 keys.insert((ns, name), found);
             }
@@ -193,7 +191,7 @@ async fn review(s: &AppState, body: &[u8]) -> Result<crate::admission::Answer, S
         base: s.live.as_ref(),
         keys,
     };
-    Ok(review.decide(&inventory, mode))
+    Ok(review.decide(&subject, &inventory, mode))
 }
 
 #[cfg(test)]
