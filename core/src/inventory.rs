@@ -102,6 +102,12 @@ impl fmt::Display for Provider {
 }
 
 impl Provider {
+    /// Whether it has not failed and gives the Secret (and `key`, when given, for sure).
+    pub fn serves(&self, key: Option<&str>) -> bool {
+        !matches!(self.readiness, Readiness::Failed { .. })
+            && key.is_none_or(|k| self.has_key(k) == Some(true))
+    }
+
     /// Whether the Secret will have `key`: `Some(true/false)` when keys are known.
     pub fn has_key(&self, key: &str) -> Option<bool> {
         match &self.keys {
@@ -115,6 +121,14 @@ impl Provider {
 pub trait Inventory {
     /// Every provider of that Secret; empty when nothing provides it.
     fn providers(&self, namespace: &str, name: &str) -> Vec<Provider>;
+
+    /// A shortcut the policy takes before [`Inventory::providers`]: `true` when
+    /// surely some provider that has not failed gives that Secret (and `key`, when
+    /// given). `false` only means "look closer". Inventories that can answer without
+    /// building providers (the webhook's caches, per admission) override it.
+    fn provides(&self, namespace: &str, name: &str, key: Option<&str>) -> bool {
+        self.providers(namespace, name).iter().any(|p| p.serves(key))
+    }
 
     /// `imagePullSecrets` of a ServiceAccount, when the inventory knows the account.
     fn service_account_pull_secrets(&self, _namespace: &str, _name: &str) -> Option<Vec<String>> {
@@ -410,6 +424,13 @@ impl MemoryInventory {
 }
 
 impl Inventory for MemoryInventory {
+    fn provides(&self, namespace: &str, name: &str, key: Option<&str>) -> bool {
+        self.by_secret
+            .get(namespace)
+            .and_then(|names| names.get(name))
+            .is_some_and(|found| found.iter().any(|p| p.serves(key)))
+    }
+
     fn providers(&self, namespace: &str, name: &str) -> Vec<Provider> {
         let mut out = self
             .by_secret
@@ -487,6 +508,11 @@ pub fn secret_metadata_provider(stamp: Option<&str>, namespace: &str, name: &str
     }
 }
 
+/// Whether the controller's `sealgate.dev/keys` stamp names `key` (as [`parse_key_stamp`] reads it).
+pub fn key_stamp_has(stamp: &str, key: &str) -> bool {
+    !key.is_empty() && stamp.split(',').any(|k| k.trim() == key)
+}
+
 /// Parses the controller's `sealgate.dev/keys` stamp: sorted, comma-separated key names.
 pub fn parse_key_stamp(stamp: &str) -> BTreeSet<String> {
     stamp
@@ -518,17 +544,27 @@ pub fn sealed_secret_provider(obj: &Value, namespace: &str, name: &str) -> Provi
 /// A typed SealedSecret (as the watch caches hold it): the same rules as
 /// [`sealed_secret_provider`], without a detour through JSON.
 pub fn sealed_secret_provider_of(sealed: &SealedSecret, namespace: &str, name: &str) -> Provider {
-    let ready = sealed.ready_condition().map_or(Readiness::Unknown, |c| {
-        readiness(Some(&c.status), &c.reason, &c.message)
-    });
-    let observed = sealed.status.as_ref().and_then(|s| s.observed_generation);
     Provider {
         kind: ProviderKind::SealedSecret,
         namespace: namespace.to_owned(),
         name: name.to_owned(),
         keys: Keys::Known(sealed.spec.encrypted_data.keys().cloned().collect()),
-        readiness: current(ready, sealed.metadata.generation, observed),
+        readiness: sealed_secret_readiness(sealed),
     }
+}
+
+/// [`Provider::serves`] for a typed SealedSecret, without building the provider.
+pub fn sealed_secret_serves(sealed: &SealedSecret, key: Option<&str>) -> bool {
+    !matches!(sealed_secret_readiness(sealed), Readiness::Failed { .. })
+        && key.is_none_or(|k| sealed.spec.encrypted_data.contains_key(k))
+}
+
+fn sealed_secret_readiness(sealed: &SealedSecret) -> Readiness {
+    let ready = sealed.ready_condition().map_or(Readiness::Unknown, |c| {
+        readiness(Some(&c.status), &c.reason, &c.message)
+    });
+    let observed = sealed.status.as_ref().and_then(|s| s.observed_generation);
+    current(ready, sealed.metadata.generation, observed)
 }
 
 /// A condition describing an older spec than `generation` says nothing about this one.
@@ -679,6 +715,21 @@ mod tests {
             secret_provider(&stamped, "prod", "s")
         );
         assert_eq!(secret_metadata_provider(None, "prod", "s").keys, Keys::Unknown);
+        for (stamp, key, has) in [
+            ("a, b", "b", true),
+            ("a,b", "a", true),
+            ("ab", "a", false),
+            ("a,,", "", false),
+        ] {
+            assert_eq!(key_stamp_has(stamp, key), has, "{stamp} {key}");
+            assert_eq!(parse_key_stamp(stamp).contains(key), has, "{stamp} {key}");
+        }
+        for (s, r) in cases.iter().zip(&readiness) {
+            for key in [None, Some("password"), Some("other")] {
+                let p = sealed_secret_provider_of(s, "prod", "db");
+                assert_eq!(sealed_secret_serves(s, key), p.serves(key), "{r:?} {key:?}");
+            }
+        }
     }
 
     #[test]

@@ -304,6 +304,13 @@ impl Check<'_> {
         if r.optional {
             return;
         }
+        // The common case, answered without building providers.
+        if self
+            .inventory
+            .provides(&self.object.namespace, &r.secret, r.key.as_deref())
+        {
+            return;
+        }
 
         let mut providers = self.inventory.providers(&self.object.namespace, &r.secret);
         if self.expected.iter().any(|m| m.is_match(&r.secret)) {

@@ -158,15 +158,16 @@ pub enum Subject {
 }
 
 impl Subject {
-    /// Every Secret (namespace, name) the new object references, so the caller can
-    /// fetch key names the caches do not have before deciding.
-    pub fn referenced_secrets(&self) -> Vec<(String, String)> {
+    /// The Secrets (namespace, name) the new object needs particular keys of, so the
+    /// caller can fetch key names the caches do not have before deciding. A reference
+    /// to a whole Secret needs no key names.
+    pub fn key_level_secrets(&self) -> Vec<(String, String)> {
         let Subject::Workload { new, .. } = self else {
             return Vec::new();
         };
         new.refs
             .iter()
-            .filter(|r| !r.secret.is_empty())
+            .filter(|r| !r.secret.is_empty() && r.key.is_some())
             .map(|r| (new.namespace.clone(), r.secret.clone()))
             .collect()
     }

@@ -220,6 +220,23 @@ fn writer_type(api_version: &str, kind: &str, plural: &str) -> ApiResource {
 }
 
 impl Inventory for Caches {
+    fn provides(&self, namespace: &str, name: &str, key: Option<&str>) -> bool {
+        let stamp_has = |meta: &PartialObjectMeta<Secret>, key: &str| {
+            let annotations = meta.metadata.annotations.as_ref();
+            let stamp = annotations.and_then(|a| a.get(names::ANNOTATION_KEYS));
+            stamp.is_some_and(|s| inventory::key_stamp_has(s, key))
+        };
+        let by_secret = self
+            .secrets
+            .get(&ObjectRef::new(name).within(namespace))
+            .is_some_and(|meta| key.is_none_or(|k| stamp_has(&meta, k)));
+        by_secret
+            || self
+                .sealed
+                .get(&ObjectRef::new(name).within(namespace))
+                .is_some_and(|sealed| inventory::sealed_secret_serves(&sealed, key))
+    }
+
     fn providers(&self, namespace: &str, name: &str) -> Vec<Provider> {
         let mut out = Vec::new();
         let key = ObjectRef::new(name).within(namespace);
@@ -280,8 +297,16 @@ pub struct WithKeys<'a> {
 }
 
 impl Inventory for WithKeys<'_> {
+    fn provides(&self, namespace: &str, name: &str, key: Option<&str>) -> bool {
+        // What the caches are sure of; keys read from single Secrets only add to it.
+        self.base.provides(namespace, name, key)
+    }
+
     fn providers(&self, namespace: &str, name: &str) -> Vec<Provider> {
         let mut providers = self.base.providers(namespace, name);
+        if self.keys.is_empty() {
+            return providers;
+        }
         if let Some(keys) = self.keys.get(&(namespace.to_owned(), name.to_owned())) {
             for p in providers
                 .iter_mut()
@@ -372,6 +397,22 @@ mod tests {
             ]),
             optional: Arc::default(),
         };
+        for (name, key, sure) in [
+            ("stamped", Some("b"), true),
+            ("stamped", Some("c"), false),
+            ("plain", None, true),
+            ("plain", Some("b"), false),
+            ("sealed", Some("token"), true),
+            ("sealed", Some("other"), false),
+            ("absent", None, false),
+        ] {
+            assert_eq!(caches.provides("prod", name, key), sure, "{name} {key:?}");
+            let full = caches.providers("prod", name).iter().any(|p| p.serves(key));
+            assert_eq!(
+                full, sure,
+                "the shortcut agrees with the providers: {name} {key:?}"
+            );
+        }
         assert_eq!(caches.providers("prod", "stamped")[0].has_key("b"), Some(true));
         assert_eq!(caches.providers("prod", "plain")[0].keys, Keys::Unknown);
         assert_eq!(caches.providers("prod", "sealed")[0].has_key("token"), Some(true));

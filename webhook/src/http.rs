@@ -60,6 +60,9 @@ pub struct StaticLive {
 }
 
 impl Inventory for StaticLive {
+    fn provides(&self, namespace: &str, name: &str, key: Option<&str>) -> bool {
+        self.inventory.provides(namespace, name, key)
+    }
     fn providers(&self, namespace: &str, name: &str) -> Vec<sealgate_core::inventory::Provider> {
         self.inventory.providers(namespace, name)
     }
@@ -181,7 +184,7 @@ async fn review(s: &AppState, body: &[u8]) -> Result<crate::admission::Answer, S
     let subject = review.subject(mode);
     let mut keys = HashMap::new();
     if let Some(reader) = &s.key_reader {
-        for (ns, name) in s.live.unknown_key_secrets(&subject.referenced_secrets()) {
+        for (ns, name) in s.live.unknown_key_secrets(&subject.key_level_secrets()) {
             if let Some(found) = reader(ns.clone(), name.clone()).await {
                 keys.insert((ns, name), found);
             }
@@ -538,11 +541,27 @@ mod tests {
 
     #[tokio::test]
     async fn unknown_keys_are_read_from_the_one_secret() {
-        let reader: KeyReader = Arc::new(|ns, name| {
+        let reads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = reads.clone();
+        let reader: KeyReader = Arc::new(move |ns, name| {
+            counted.fetch_add(1, Ordering::Relaxed);
             Box::pin(async move {
                 (ns == "prod" && name == "legacy").then(|| BTreeSet::from(["user".to_owned()]))
             })
         });
+        let whole = workload(
+            "v1",
+            "Pod",
+            json!({"containers": [{"name": "a", "envFrom": [{"secretRef": {"name": "legacy"}}]}]}),
+        );
+        let legacy_only = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "legacy", "namespace": "prod"}});
+        let state = state_with(vec![legacy_only], &[], Mode::Enforce, Some(reader.clone()));
+        assert_eq!(decide(state, "CREATE", &whole, None).await["allowed"], true);
+        assert_eq!(
+            reads.load(Ordering::Relaxed),
+            0,
+            "a whole-Secret reference needs no key names"
+        );
         let legacy = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "legacy", "namespace": "prod"}});
         let obj = workload("v1", "Pod", pod_spec(json!([env("P", "legacy", "password")])));
         let r = decide(
@@ -553,6 +572,7 @@ mod tests {
         )
         .await;
         assert_eq!(r["allowed"], false);
+        assert_eq!(reads.load(Ordering::Relaxed), 1);
         assert!(message(&r).contains("has no key \"password\""), "{}", message(&r));
         let r = decide(
             state_with(vec![legacy], &[], Mode::Enforce, None),

@@ -1,23 +1,32 @@
 //! Prometheus metrics of the webhook: requests by kind, operation and verdict,
 //! and a latency histogram. No object names, no values.
 
+use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+/// Labels of the request counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Request {
+    kind: String,
+    operation: &'static str,
+    verdict: &'static str,
+}
+
 /// The webhook's metrics.
 pub struct Metrics {
     registry: Registry,
-    requests: Family<Vec<(String, String)>, Counter>,
+    requests: Family<Request, Counter>,
     latency: Histogram,
 }
 
 impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("sealgate_webhook");
-        let requests = Family::<Vec<(String, String)>, Counter>::default();
+        let requests = Family::<Request, Counter>::default();
         let latency = Histogram::new(exponential_buckets(0.0001, 2.0, 16));
         registry.register(
             "requests",
@@ -39,12 +48,12 @@ impl Default for Metrics {
 
 impl Metrics {
     /// Counts one answered request.
-    pub fn observe(&self, kind: &str, operation: &str, verdict: &str, seconds: f64) {
-        let labels = vec![
-            ("kind".to_owned(), kind.to_owned()),
-            ("operation".to_owned(), operation.to_owned()),
-            ("verdict".to_owned(), verdict.to_owned()),
-        ];
+    pub fn observe(&self, kind: &str, operation: &'static str, verdict: &'static str, seconds: f64) {
+        let labels = Request {
+            kind: kind.to_owned(),
+            operation,
+            verdict,
+        };
         self.requests.get_or_create(&labels).inc();
         self.latency.observe(seconds);
     }
