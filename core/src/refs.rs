@@ -177,10 +177,9 @@ pub fn extract_json(
     type_: (&str, &str),
     default_namespace: &str,
 ) -> Result<Option<Workload>, RefError> {
-    match serde_json::from_str::<Lax<Obj<view::Object>>>(json) {
-        Ok(Lax::Got(Obj(object))) => build(&object, Some(type_), default_namespace),
-        Ok(_) => Ok(None),
-        // Not an object, or one serde reads differently from a map (a repeated key):
+    match serde_json::from_str::<WorkloadView>(json) {
+        Ok(view) => view.extract(type_, default_namespace),
+        // Not JSON, or an object serde reads differently from a map (a repeated key):
         // go the long way, which takes the last of repeated keys as JSON parsers do.
         Err(_) => {
             let Ok(Value::Object(mut map)) = serde_json::from_str::<Value>(json) else {
@@ -189,6 +188,33 @@ pub fn extract_json(
             map.entry("apiVersion").or_insert(type_.0.into());
             map.entry("kind").or_insert(type_.1.into());
             extract(&Value::Object(map), default_namespace)
+        }
+    }
+}
+
+/// What holds references in a workload, read in place as part of a larger JSON
+/// document (an AdmissionReview's `object`), borrowing from it; then
+/// [`WorkloadView::extract`]. Values of unexpected shapes do not fail the read,
+/// they are reported by `extract`; a repeated key does fail it (see [`extract_json`]).
+#[derive(Debug, Default)]
+pub struct WorkloadView<'a>(Lax<Obj<view::Object<'a>>>);
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for WorkloadView<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Lax::<Obj<view::Object<'a>>>::deserialize(d).map(WorkloadView)
+    }
+}
+
+impl WorkloadView<'_> {
+    /// As [`extract_json`] on the object's text.
+    pub fn extract(
+        &self,
+        type_: (&str, &str),
+        default_namespace: &str,
+    ) -> Result<Option<Workload>, RefError> {
+        match &self.0 {
+            Lax::Got(Obj(object)) => build(object, Some(type_), default_namespace),
+            _ => Ok(None),
         }
     }
 }

@@ -8,7 +8,7 @@ use kube::core::DynamicObject;
 use kube::core::admission::{AdmissionResponse, AdmissionReview};
 use sealgate_core::inventory::Inventory;
 use sealgate_core::policy::{self, Finding, Severity};
-use sealgate_core::refs::{self, Workload};
+use sealgate_core::refs::{self, RefError, Workload, WorkloadView};
 use serde_json::value::RawValue;
 
 /// What the webhook does with problems in a namespace.
@@ -90,10 +90,11 @@ pub struct Answer {
 }
 
 /// The parts of an AdmissionReview request the decision needs, borrowed from the
-/// body; the objects stay unparsed until the kind and mode say they are checked.
+/// body. `O` is how the objects are read: in the same pass, as a
+/// [`WorkloadView`], or, when that fails (a repeated key), kept as text.
 #[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RequestBody<'a> {
+#[serde(rename_all = "camelCase", bound(deserialize = "O: serde::Deserialize<'de>"))]
+struct RequestBody<'a, O> {
     #[serde(borrow)]
     uid: Cow<'a, str>,
     #[serde(borrow)]
@@ -104,10 +105,14 @@ struct RequestBody<'a> {
     namespace: Option<Cow<'a, str>>,
     #[serde(borrow)]
     operation: Cow<'a, str>,
-    #[serde(default, borrow)]
-    object: Option<&'a RawValue>,
-    #[serde(default, borrow)]
-    old_object: Option<&'a RawValue>,
+    #[serde(default = "none")]
+    object: Option<O>,
+    #[serde(default = "none")]
+    old_object: Option<O>,
+}
+
+fn none<O>() -> Option<O> {
+    None
 }
 
 #[derive(serde::Deserialize)]
@@ -121,9 +126,43 @@ struct Gvk<'a> {
 }
 
 #[derive(serde::Deserialize)]
-struct ReviewBody<'a> {
-    #[serde(default, borrow)]
-    request: Option<RequestBody<'a>>,
+#[serde(bound(deserialize = "O: serde::Deserialize<'de>"))]
+struct ReviewBody<'a, O> {
+    #[serde(default = "none", borrow)]
+    request: Option<RequestBody<'a, O>>,
+}
+
+impl<'a, O> RequestBody<'a, O> {
+    fn map_objects(self, f: fn(O) -> Object<'a>) -> RequestBody<'a, Object<'a>> {
+        RequestBody {
+            uid: self.uid,
+            kind: self.kind,
+            name: self.name,
+            namespace: self.namespace,
+            operation: self.operation,
+            object: self.object.map(f),
+            old_object: self.old_object.map(f),
+        }
+    }
+}
+
+/// An object of the review, read in the first pass or kept as text.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "at most two per request, on the stack; boxing would add an allocation to every review"
+)]
+enum Object<'a> {
+    Read(WorkloadView<'a>),
+    Text(&'a RawValue),
+}
+
+impl Object<'_> {
+    fn extract(&self, type_: (&str, &str), namespace: &str) -> Result<Option<Workload>, RefError> {
+        match self {
+            Object::Read(view) => view.extract(type_, namespace),
+            Object::Text(raw) => refs::extract_json(raw.get(), type_, namespace),
+        }
+    }
 }
 
 /// A parsed request, borrowing its objects from the body.
@@ -134,8 +173,8 @@ pub struct Review<'a> {
     namespace: String,
     operation: &'static str,
     api_version: String,
-    object: Option<&'a RawValue>,
-    old_object: Option<&'a RawValue>,
+    object: Option<Object<'a>>,
+    old_object: Option<Object<'a>>,
 }
 
 /// What a review is about, for the decision: read once, before key names are fetched.
@@ -183,11 +222,18 @@ impl<'a> Review<'a> {
     pub fn parse(body: &'a [u8]) -> Result<Result<Review<'a>, Answer>, BadReview> {
         // Checked as UTF-8 once here rather than string by string in the parser.
         let body = std::str::from_utf8(body).map_err(|e| BadReview(format!("not UTF-8: {e}")))?;
-        let review: ReviewBody<'a> = serde_json::from_str(body).map_err(|e| {
+        let bad = |e: serde_json::Error| {
             let text = e.to_string();
             BadReview(text.split(" at line ").next().unwrap_or(&text).to_owned())
-        })?;
-        let Some(req) = review.request else {
+        };
+        let review = match serde_json::from_str::<ReviewBody<'a, WorkloadView<'a>>>(body) {
+            Ok(review) => review.request.map(|r| r.map_objects(Object::Read)),
+            Err(_) => serde_json::from_str::<ReviewBody<'a, &'a RawValue>>(body)
+                .map_err(bad)?
+                .request
+                .map(|r| r.map_objects(Object::Text)),
+        };
+        let Some(req) = review else {
             return Ok(Err(Answer {
                 review: AdmissionResponse::invalid("AdmissionReview has no request").into_review(),
                 kind: String::new(),
@@ -235,15 +281,17 @@ impl<'a> Review<'a> {
             return Subject::Skipped;
         }
         let (kind, namespace) = (&self.kind, &self.namespace);
-        let Some(object) = self.object else {
+        let Some(object) = &self.object else {
             return Subject::Invalid("the request has no object".to_owned());
         };
         let type_ = (self.api_version.as_str(), kind.as_str());
-        let read = |raw: &RawValue| refs::extract_json(raw.get(), type_, namespace);
-        match read(object) {
+        match object.extract(type_, namespace) {
             Ok(Some(new)) => Subject::Workload {
                 new,
-                old: self.old_object.and_then(|o| read(o).ok().flatten()),
+                old: self
+                    .old_object
+                    .as_ref()
+                    .and_then(|o| o.extract(type_, namespace).ok().flatten()),
             },
             Ok(None) => Subject::Skipped,
             Err(e) => Subject::Invalid(format!(

@@ -627,6 +627,32 @@ mod tests {
         );
         let (status, _, _) = post(state(vec![]), "x".repeat(MAX_BODY + 1)).await;
         assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        let not_utf8 = Review::parse(b"{\"request\": \"\xff\"}")
+            .err()
+            .map(|e| e.to_string());
+        assert!(not_utf8.is_some_and(|e| e.contains("not UTF-8")));
+    }
+
+    #[tokio::test]
+    async fn a_repeated_key_in_the_object_counts_the_last_as_json_does() {
+        // Read in one pass, a repeated key fails the typed read; the review is read again
+        // with the object kept as text, and that is read as a JSON map would be.
+        let first = r#"{"name": "a", "envFrom": [{"secretRef": {"name": "present"}}]}"#;
+        let last = r#"{"name": "a", "envFrom": [{"secretRef": {"name": "gone"}}]}"#;
+        let body = format!(
+            r#"{{"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {{
+                "uid": "705ab4f5-6393-11e8-b7cc-42010a800002",
+                "kind": {{"group": "", "version": "v1", "kind": "Pod"}}, "namespace": "prod", "operation": "CREATE",
+                "object": {{"metadata": {{"name": "p"}}, "spec": {{"containers": [{first}], "containers": [{last}]}}}}}}}}"#
+        );
+        let present = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "present", "namespace": "prod"}});
+        let (status, v, text) = post(state(vec![present]), body).await;
+        assert_eq!(status, StatusCode::OK, "{text}");
+        assert_eq!(v["response"]["allowed"], false, "{text}");
+        assert!(
+            message(&v["response"]).contains(r#"Secret "gone" not found"#),
+            "{text}"
+        );
     }
 
     #[tokio::test]
