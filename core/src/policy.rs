@@ -30,7 +30,7 @@ use globset::{Glob, GlobMatcher};
 
 use crate::inventory::{Inventory, Keys, Provider, ProviderKind, Readiness};
 use crate::names;
-use crate::refs::{ObjectRef, RefKind, SecretRef, Workload};
+use crate::refs::{Head, ObjectRef, RefKind, SecretRef, Workload};
 
 /// How bad a finding is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -166,6 +166,34 @@ pub fn evaluate(workload: &Workload, inventory: &dyn Inventory) -> Vec<Finding> 
         }
     }
     findings
+}
+
+/// `true` when [`evaluate`] surely finds nothing for the workload `head` shows
+/// and the workload claims no exemption; told from the object's view with one
+/// [`Inventory::provides`] shortcut per reference, without building the workload
+/// or any provider. `false` only means "evaluate". On UPDATE a clean new version
+/// has nothing to split, so this answers both operations; it is how the webhook
+/// answers most reviews.
+pub fn passes_at_a_glance(head: &Head<'_>, inventory: &dyn Inventory) -> bool {
+    // sealgate's annotations (an exemption, Secrets expected from elsewhere) take the long way.
+    if head.annotations.is_some_and(|a| !a.is_empty()) {
+        return false;
+    }
+    let namespace = head.namespace;
+    let named = |secret: &str, key: Option<&str>| !secret.is_empty() && key != Some("");
+    let mut clean = true;
+    let walked = head.walk(&mut |r| {
+        clean =
+            clean && named(r.secret, r.key) && (r.optional || inventory.provides(namespace, r.secret, r.key));
+    });
+    clean
+        && walked.is_ok()
+        && inventory
+            .service_account_pull_secrets(namespace, head.service_account)
+            .is_none_or(|pull| {
+                pull.iter()
+                    .all(|s| named(s, None) && inventory.provides(namespace, s, None))
+            })
 }
 
 /// Findings for the new version of a workload, split by whether the update introduced them.
@@ -453,6 +481,98 @@ mod tests {
 
     fn codes(f: &[Finding]) -> Vec<(&'static str, Severity)> {
         f.iter().map(|f| (f.code, f.severity)).collect()
+    }
+
+    #[test]
+    fn a_glance_passes_only_what_evaluate_finds_clean() {
+        use crate::refs::WorkloadView;
+        let inv = inventory(json!([
+            secret("db", &["user", "password"]),
+            secret("tls", &["tls.crt"]),
+            secret("registry", &[".dockerconfigjson"]),
+            {"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret", "metadata": {"name": "es"}, "spec": {"dataFrom": [{}]}},
+            {"apiVersion": "sealgate.dev/v1alpha1", "kind": "SealedSecret", "metadata": {"name": "sealed"},
+                "spec": {"encryptedData": {"k": "x"}}},
+            {"apiVersion": "sealgate.dev/v1alpha1", "kind": "SealedSecret", "metadata": {"name": "broken"},
+                "spec": {"encryptedData": {"k": "x"}}, "status": {"conditions": [{"type": "Ready", "status": "False", "reason": "UnsealFailed"}]}},
+            {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "puller"}, "imagePullSecrets": [{"name": "registry"}]},
+            {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "lost"}, "imagePullSecrets": [{"name": "gone"}]},
+        ]));
+        let clean = json!({"containers": [{"name": "api", "env": [env_key("U", "db", "user", false), env_key("X", "gone", "k", true)],
+                "envFrom": [{"secretRef": {"name": "sealed"}}]}],
+            "volumes": [{"name": "t", "secret": {"secretName": "tls", "items": [{"key": "tls.crt", "path": "c"}]}},
+                {"name": "p", "projected": {"sources": [{"secret": {"name": "db"}}]}}],
+            "imagePullSecrets": [{"name": "registry"}], "serviceAccountName": "puller"});
+        let with = |path: &str, value: Value| {
+            let mut spec = clean.clone();
+            *spec.pointer_mut(path).unwrap() = value;
+            spec
+        };
+        let cases = [
+            (clean.clone(), json!({}), true),
+            (
+                with("/containers/0/env/0", env_key("P", "db", "nope", false)),
+                json!({}),
+                false,
+            ),
+            (
+                with("/containers/0/env/0", env_key("P", "gone", "k", false)),
+                json!({}),
+                false,
+            ),
+            (
+                with("/containers/0/env/0", env_key("P", "", "k", true)),
+                json!({}),
+                false,
+            ),
+            (
+                with("/containers/0/env/0", env_key("P", "db", "", false)),
+                json!({}),
+                false,
+            ),
+            (
+                with("/containers/0/env/0", env_key("P", "es", "any", false)),
+                json!({}),
+                false,
+            ),
+            (
+                with("/containers/0/envFrom/0/secretRef/name", json!("broken")),
+                json!({}),
+                false,
+            ),
+            (with("/containers/0/env", json!("not a list")), json!({}), false),
+            (with("/imagePullSecrets/0/name", json!("gone")), json!({}), false),
+            (with("/serviceAccountName", json!("lost")), json!({}), false),
+            (
+                clean.clone(),
+                json!({names::ANNOTATION_EXEMPT: "migration"}),
+                false,
+            ),
+            (
+                clean.clone(),
+                json!({names::ANNOTATION_EXTERNAL_SECRETS: "["}),
+                false,
+            ),
+            (clean.clone(), json!({"example.com/other": "x"}), true),
+        ];
+        for (spec, annotations, expected) in cases {
+            let obj = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "api", "namespace": "prod", "annotations": annotations},
+                "spec": {"template": {"spec": spec}}});
+            let text = obj.to_string();
+            let view: WorkloadView = serde_json::from_str(&text).unwrap();
+            let head = view.head(("", ""), "default").unwrap();
+            let glance = head.is_some_and(|h| passes_at_a_glance(&h, &inv));
+            assert_eq!(glance, expected, "{obj}");
+            let long_way = match extract(&obj, "default") {
+                Ok(Some(w)) => evaluate(&w, &inv).is_empty() && exemption(&w).is_none(),
+                _ => false,
+            };
+            assert!(
+                !glance || long_way,
+                "a glance passed what evaluate does not: {obj}"
+            );
+        }
     }
 
     #[test]

@@ -217,6 +217,19 @@ impl WorkloadView<'_> {
             _ => Ok(None),
         }
     }
+
+    /// The workload without building it: its [`Head`], whose [`Head::walk`] passes
+    /// each reference borrowed. Same arguments, same `None` and errors as [`WorkloadView::extract`].
+    pub fn head<'v>(
+        &'v self,
+        type_: (&'v str, &'v str),
+        default_namespace: &'v str,
+    ) -> Result<Option<Head<'v>>, RefError> {
+        match &self.0 {
+            Lax::Got(Obj(object)) => head(object, type_, default_namespace),
+            _ => Ok(None),
+        }
+    }
 }
 
 /// The workload from its view; `type_` stands in for an absent apiVersion and kind.
@@ -225,49 +238,101 @@ fn build(
     type_: Option<(&str, &str)>,
     default_namespace: &str,
 ) -> Result<Option<Workload>, RefError> {
-    let (default_api_version, default_kind) = type_.unwrap_or_default();
-    let text = |s: &view::Str<'_>, default: &str| match s {
-        Lax::Got(s) => s.to_string(),
-        Lax::Absent => default.to_owned(),
-        Lax::Wrong => String::new(),
+    let Some(head) = head(object, type_.unwrap_or_default(), default_namespace)? else {
+        return Ok(None);
     };
+    let mut refs = Vec::new();
+    head.walk(&mut |r| refs.push(r.to_secret_ref()))?;
+    Ok(Some(Workload {
+        kind: head.kind.to_owned(),
+        namespace: head.namespace.to_owned(),
+        name: head.name.to_owned(),
+        service_account: head.service_account.to_owned(),
+        pod_spec_path: head.pod_spec_path,
+        refs,
+        annotations: head.annotations.cloned().unwrap_or_default(),
+    }))
+}
+
+/// A workload as its view shows it, before its references are walked: what the
+/// policy needs of the object itself, borrowed from the view.
+#[derive(Debug)]
+pub struct Head<'v> {
+    /// Kind, e.g. `Deployment`.
+    pub kind: &'v str,
+    /// Namespace (the default one when the object has none).
+    pub namespace: &'v str,
+    /// Name.
+    pub name: &'v str,
+    /// `serviceAccountName` of the pod (`default` when unset; empty without a pod spec).
+    pub service_account: &'v str,
+    /// Field path of the pod spec, e.g. `spec.template.spec`.
+    pub pod_spec_path: &'static str,
+    /// sealgate's own annotations (`sealgate.dev/…`), if the object has any annotations.
+    pub annotations: Option<&'v Map<String, Value>>,
+    spec: Option<&'v view::Spec<'v>>,
+}
+
+/// A reference as a walk over a view finds it, borrowed from the object; its
+/// field path is built only when asked for.
+pub struct Found<'f> {
+    /// Secret name (may be empty).
+    pub secret: &'f str,
+    /// The key, when the reference needs one.
+    pub key: Option<&'f str>,
+    /// `optional: true`.
+    pub optional: bool,
+    /// How it is referenced.
+    pub kind: RefKind,
+    field: At<'f>,
+}
+
+impl Found<'_> {
+    /// Field path, e.g. `spec.template.spec.containers[api].env[DB_PASSWORD]`.
+    pub fn field(&self) -> String {
+        (self.field)()
+    }
+
+    /// The reference, owned.
+    pub fn to_secret_ref(&self) -> SecretRef {
+        SecretRef {
+            secret: self.secret.to_owned(),
+            key: self.key.map(str::to_owned),
+            optional: self.optional,
+            kind: self.kind,
+            field: self.field(),
+        }
+    }
+}
+
+/// The head of the workload in `object`; `None` when it is not a workload. A pod
+/// spec that is not a mapping is an error.
+fn head<'v>(
+    object: &'v view::Object<'_>,
+    (default_api_version, default_kind): (&'v str, &'v str),
+    default_namespace: &'v str,
+) -> Result<Option<Head<'v>>, RefError> {
+    fn text<'v>(s: &'v view::Str<'_>, default: &'v str) -> &'v str {
+        match s {
+            Lax::Got(s) => s,
+            Lax::Absent => default,
+            Lax::Wrong => "",
+        }
+    }
     let api_version = text(&object.api_version, default_api_version);
     let kind = text(&object.kind, default_kind);
-    let Some(path) = pod_spec_path(&api_version, &kind) else {
+    let Some(path) = pod_spec_path(api_version, kind) else {
         return Ok(None);
     };
     let metadata = match &object.metadata {
         Lax::Got(Obj(m)) => Some(m),
         _ => None,
     };
-    fn meta_str<'v>(s: Option<&'v view::Str<'_>>) -> &'v str {
-        match s {
-            Some(Lax::Got(s)) => s,
-            _ => "",
-        }
-    }
+    let meta_str = |s: Option<&'v view::Str<'_>>| s.map_or("", |s| text(s, ""));
     let namespace = meta_str(metadata.map(|m| &m.namespace));
-    let annotations = match metadata.map(|m| &m.annotations) {
-        Some(Lax::Got(Obj(a))) => a.0.clone(),
-        _ => Map::new(),
-    };
-    let mut w = Workload {
-        kind,
-        namespace: if namespace.is_empty() {
-            default_namespace
-        } else {
-            namespace
-        }
-        .to_owned(),
-        name: meta_str(metadata.map(|m| &m.name)).to_owned(),
-        service_account: String::new(),
-        pod_spec_path: path,
-        refs: Vec::new(),
-        annotations,
-    };
     let spec = match pod_spec(object, path) {
-        Lax::Absent => return Ok(Some(w)),
-        Lax::Got(spec) => spec,
+        Lax::Absent => None,
+        Lax::Got(spec) => Some(spec),
         Lax::Wrong => {
             return Err(RefError {
                 field: path.to_owned(),
@@ -275,34 +340,65 @@ fn build(
             });
         }
     };
-    w.service_account = match (&spec.service_account_name, &spec.service_account) {
-        (Lax::Got(s), _) | (Lax::Absent, Lax::Got(s)) if !s.is_empty() => s.to_string(),
-        _ => "default".to_owned(),
-    };
-    let mut x = Extractor { refs: &mut w.refs };
-    for (list, containers) in [
-        ("initContainers", &spec.init_containers),
-        ("containers", &spec.containers),
-        ("ephemeralContainers", &spec.ephemeral_containers),
-    ] {
-        for (i, c) in objects(containers, &|| path.to_owned(), list)? {
-            x.container(c, &element(path, list, &c.name, i))?;
+    let service_account = spec.map_or("", |spec| {
+        match (&spec.service_account_name, &spec.service_account) {
+            (Lax::Got(s), _) | (Lax::Absent, Lax::Got(s)) if !s.is_empty() => s,
+            _ => "default",
         }
+    });
+    Ok(Some(Head {
+        kind,
+        namespace: if namespace.is_empty() {
+            default_namespace
+        } else {
+            namespace
+        },
+        name: meta_str(metadata.map(|m| &m.name)),
+        service_account,
+        pod_spec_path: path,
+        annotations: match metadata.map(|m| &m.annotations) {
+            Some(Lax::Got(Obj(a))) => Some(&a.0),
+            _ => None,
+        },
+        spec,
+    }))
+}
+
+impl Head<'_> {
+    /// Calls `sink` with every reference of the pod spec, in document order. A pod
+    /// spec not shaped as Kubernetes defines it is an error naming the field; the
+    /// references before it have been passed to `sink` by then.
+    pub fn walk(&self, sink: &mut dyn FnMut(Found<'_>)) -> Result<(), RefError> {
+        let Some(spec) = self.spec else {
+            return Ok(());
+        };
+        let path = self.pod_spec_path;
+        let mut x = Extractor { sink };
+        let at = || path.to_owned();
+        for (list, containers) in [
+            ("initContainers", &spec.init_containers),
+            ("containers", &spec.containers),
+            ("ephemeralContainers", &spec.ephemeral_containers),
+        ] {
+            for (i, c) in objects(containers, &at, list)? {
+                x.container(c, &|| element(&at, list, &c.name, i))?;
+            }
+        }
+        for (i, v) in objects(&spec.volumes, &at, "volumes")? {
+            x.volume(v, &|| element(&at, "volumes", &v.name, i))?;
+        }
+        for (i, p) in objects(&spec.image_pull_secrets, &at, "imagePullSecrets")? {
+            let field = || element(&at, "imagePullSecrets", &Lax::Absent, i);
+            (x.sink)(Found {
+                secret: string(&p.name, &field, "name")?,
+                key: None,
+                optional: false,
+                kind: RefKind::ImagePull,
+                field: &field,
+            });
+        }
+        Ok(())
     }
-    for (i, v) in objects(&spec.volumes, &|| path.to_owned(), "volumes")? {
-        x.volume(v, &|| element(path, "volumes", &v.name, i))?;
-    }
-    for (i, p) in objects(&spec.image_pull_secrets, &|| path.to_owned(), "imagePullSecrets")? {
-        let field = element(path, "imagePullSecrets", &Lax::Absent, i);
-        x.refs.push(SecretRef {
-            secret: string(&p.name, &|| field.clone(), "name")?,
-            key: None,
-            optional: false,
-            kind: RefKind::ImagePull,
-            field,
-        });
-    }
-    Ok(Some(w))
 }
 
 /// The pod spec at `path` (one of [`pod_spec_path`]'s). Like a lookup in JSON, a
@@ -339,10 +435,10 @@ fn pod_spec<'v, 'a>(object: &'v view::Object<'a>, path: &str) -> Lax<&'v view::S
 type At<'p> = &'p dyn Fn() -> String;
 
 /// `{at}.{list}[{name}]` when the element has a name, else `{at}.{list}[{index}]`.
-/// Paths are built on every request the webhook sees, so without `format!`.
-fn element(at: &str, list: &str, name: &view::Str<'_>, index: usize) -> String {
-    let mut path = String::with_capacity(at.len() + list.len() + 24);
-    path.push_str(at);
+/// Built into the string `at` returns, without `format!`.
+fn element(at: At<'_>, list: &str, name: &view::Str<'_>, index: usize) -> String {
+    let mut path = at();
+    path.reserve(list.len() + 24);
     path.push('.');
     path.push_str(list);
     path.push('[');
@@ -365,10 +461,10 @@ fn wrong(at: At<'_>, key: &str, problem: &'static str) -> RefError {
 }
 
 /// String field `key` at `at`; absent or null is empty (the policy reports empty names).
-fn string(s: &view::Str<'_>, at: At<'_>, key: &str) -> Result<String, RefError> {
+fn string<'v>(s: &'v view::Str<'_>, at: At<'_>, key: &str) -> Result<&'v str, RefError> {
     match s {
-        Lax::Absent => Ok(String::new()),
-        Lax::Got(s) => Ok(s.to_string()),
+        Lax::Absent => Ok(""),
+        Lax::Got(s) => Ok(s),
         Lax::Wrong => Err(wrong(at, key, "is not a string")),
     }
 }
@@ -412,13 +508,13 @@ fn mapping<'v, T>(m: &'v Lax<Obj<T>>, at: At<'_>, key: &str) -> Result<Option<&'
     }
 }
 
-struct Extractor<'a> {
-    refs: &'a mut Vec<SecretRef>,
+struct Extractor<'s> {
+    sink: &'s mut dyn FnMut(Found<'_>),
 }
 
 impl Extractor<'_> {
-    fn container(&mut self, c: &view::Container<'_>, at: &str) -> Result<(), RefError> {
-        for (i, env) in objects(&c.env, &|| at.to_owned(), "env")? {
+    fn container(&mut self, c: &view::Container<'_>, at: At<'_>) -> Result<(), RefError> {
+        for (i, env) in objects(&c.env, at, "env")? {
             let field = || element(at, "env", &env.name, i);
             let Some(from) = mapping(&env.value_from, &field, "valueFrom")? else {
                 continue;
@@ -426,25 +522,25 @@ impl Extractor<'_> {
             let from_at = || format!("{}.valueFrom", field());
             if let Some(r) = mapping(&from.secret_key_ref, &from_at, "secretKeyRef")? {
                 let at = || format!("{}.secretKeyRef", from_at());
-                self.refs.push(SecretRef {
+                (self.sink)(Found {
                     secret: string(&r.name, &at, "name")?,
                     key: Some(string(&r.key, &at, "key")?),
                     optional: optional(&r.optional, &at)?,
                     kind: RefKind::EnvKey,
-                    field: field(),
+                    field: &field,
                 });
             }
         }
-        for (i, from) in objects(&c.env_from, &|| at.to_owned(), "envFrom")? {
+        for (i, from) in objects(&c.env_from, at, "envFrom")? {
             let field = || element(at, "envFrom", &Lax::Absent, i);
             if let Some(r) = mapping(&from.secret_ref, &field, "secretRef")? {
                 let at = || format!("{}.secretRef", field());
-                self.refs.push(SecretRef {
+                (self.sink)(Found {
                     secret: string(&r.name, &at, "name")?,
                     key: None,
                     optional: optional(&r.optional, &at)?,
                     kind: RefKind::EnvFrom,
-                    field: field(),
+                    field: &field,
                 });
             }
         }
@@ -455,16 +551,16 @@ impl Extractor<'_> {
         if let Some(s) = mapping(&v.secret, at, "secret")? {
             let kinds = (RefKind::Volume, RefKind::VolumeItem);
             let name = (&s.secret_name, "secretName");
-            self.secret_source(s, name, kinds, at(), &|| format!("{}.secret", at()))?;
+            self.secret_source(s, name, kinds, at, &|| format!("{}.secret", at()))?;
         }
         if let Some(p) = mapping(&v.projected, at, "projected")? {
             let sources_at = || format!("{}.projected", at());
             for (i, src) in objects(&p.sources, &sources_at, "sources")? {
-                let src_at = || element(&sources_at(), "sources", &Lax::Absent, i);
+                let src_at = || element(&sources_at, "sources", &Lax::Absent, i);
                 if let Some(s) = mapping(&src.secret, &src_at, "secret")? {
-                    let field = format!("{}.secret", src_at());
+                    let field = || format!("{}.secret", src_at());
                     let kinds = (RefKind::Projected, RefKind::ProjectedItem);
-                    self.secret_source(s, (&s.name, "name"), kinds, field.clone(), &|| field.clone())?;
+                    self.secret_source(s, (&s.name, "name"), kinds, &field, &field)?;
                 }
             }
         }
@@ -479,14 +575,14 @@ impl Extractor<'_> {
         s: &view::SecretSource<'_>,
         (name, name_key): (&view::Str<'_>, &str),
         (whole, item_kind): (RefKind, RefKind),
-        field: String,
+        field: At<'_>,
         at: At<'_>,
     ) -> Result<(), RefError> {
         let secret = string(name, at, name_key)?;
         let optional = optional(&s.optional, at)?;
         let mut items = objects(&s.items, at, "items")?.peekable();
         if items.peek().is_none() {
-            self.refs.push(SecretRef {
+            (self.sink)(Found {
                 secret,
                 key: None,
                 optional,
@@ -496,13 +592,13 @@ impl Extractor<'_> {
             return Ok(());
         }
         for (i, item) in items {
-            let item_at = || element(&at(), "items", &Lax::Absent, i);
-            self.refs.push(SecretRef {
-                secret: secret.clone(),
+            let item_at = || element(at, "items", &Lax::Absent, i);
+            (self.sink)(Found {
+                secret,
                 key: Some(string(&item.key, &item_at, "key")?),
                 optional,
                 kind: item_kind,
-                field: field.clone(),
+                field,
             });
         }
         Ok(())

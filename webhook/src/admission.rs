@@ -274,10 +274,37 @@ impl<'a> Review<'a> {
         &self.namespace
     }
 
+    /// Whether `mode` checks this review at all: CREATE or UPDATE of a workload kind.
+    fn checked(&self, mode: Mode) -> bool {
+        matches!(self.operation, "CREATE" | "UPDATE")
+            && mode != Mode::Off
+            && refs::pod_spec_path(&self.api_version, &self.kind).is_some()
+    }
+
+    /// The answer when the workload surely passes ([`policy::passes_at_a_glance`]), told
+    /// without building it; most reviews are. `None`: take [`Review::subject`] and
+    /// [`Review::decide`], which give the same answer for such a workload.
+    pub fn allow_at_a_glance(&self, mode: Mode, inventory: &dyn Inventory) -> Option<Answer> {
+        if !self.checked(mode) {
+            return None;
+        }
+        let Some(Object::Read(view)) = &self.object else {
+            return None;
+        };
+        let head = view
+            .head((&self.api_version, &self.kind), &self.namespace)
+            .ok()??;
+        policy::passes_at_a_glance(&head, inventory).then(|| Answer {
+            review: self.response().into_review(),
+            kind: self.kind.clone(),
+            operation: self.operation,
+            verdict: Verdict::Allowed,
+        })
+    }
+
     /// Reads the workload(s) the review is about, when `mode` checks them.
     pub fn subject(&self, mode: Mode) -> Subject {
-        let checked = matches!(self.operation, "CREATE" | "UPDATE");
-        if !checked || mode == Mode::Off || refs::pod_spec_path(&self.api_version, &self.kind).is_none() {
+        if !self.checked(mode) {
             return Subject::Skipped;
         }
         let (kind, namespace) = (&self.kind, &self.namespace);

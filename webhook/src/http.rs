@@ -181,6 +181,9 @@ async fn review(s: &AppState, body: &[u8]) -> Result<crate::admission::Answer, S
         }
         None => s.default_mode,
     };
+    if let Some(answer) = review.allow_at_a_glance(mode, s.live.as_ref()) {
+        return Ok(answer);
+    }
     let subject = review.subject(mode);
     let mut keys = HashMap::new();
     if let Some(reader) = &s.key_reader {
@@ -291,6 +294,7 @@ mod tests {
     }
 
     async fn post(state: AppState, body: String) -> (StatusCode, Value, String) {
+        same_at_a_glance(&state, &body);
         let req = Request::builder()
             .method("POST")
             .uri("/validate")
@@ -302,6 +306,61 @@ mod tests {
         let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
         let text = String::from_utf8_lossy(&bytes).into_owned();
         (status, serde_json::from_str(&text).unwrap_or(Value::Null), text)
+    }
+
+    /// A review answered at a glance gets the answer the long way gives; returns
+    /// whether it was.
+    fn same_at_a_glance(state: &AppState, body: &str) -> bool {
+        let Ok(Ok(review)) = Review::parse(body.as_bytes()) else {
+            return false;
+        };
+        let mode = match state.live.namespace_mode(review.namespace()) {
+            Some(Ok(mode)) => mode,
+            _ => state.default_mode,
+        };
+        let Some(quick) = review.allow_at_a_glance(mode, state.live.as_ref()) else {
+            return false;
+        };
+        let long = review.decide(&review.subject(mode), state.live.as_ref(), mode);
+        assert_eq!(
+            serde_json::to_value(&quick.review).unwrap(),
+            serde_json::to_value(&long.review).unwrap(),
+            "{body}"
+        );
+        assert_eq!(
+            (quick.verdict.as_str(), quick.kind, quick.operation),
+            (long.verdict.as_str(), long.kind, long.operation)
+        );
+        true
+    }
+
+    #[test]
+    fn clean_workloads_are_answered_at_a_glance() {
+        let objects = vec![secret("prod", "db", &["password"])];
+        let state = || state(objects.clone());
+        let good = workload(
+            "apps/v1",
+            "Deployment",
+            pod_spec(json!([env("P", "db", "password")])),
+        );
+        assert!(same_at_a_glance(
+            &state(),
+            &review("CREATE", &good, None).to_string()
+        ));
+        assert!(same_at_a_glance(
+            &state(),
+            &review("UPDATE", &good, Some(&good)).to_string()
+        ));
+        let bad = workload("apps/v1", "Deployment", pod_spec(json!([env("P", "db", "user")])));
+        assert!(!same_at_a_glance(
+            &state(),
+            &review("CREATE", &bad, None).to_string()
+        ));
+        let off = state_with(objects.clone(), &[("prod", "off")], Mode::Enforce, None);
+        assert!(!same_at_a_glance(
+            &off,
+            &review("CREATE", &good, None).to_string()
+        ));
     }
 
     async fn decide(state: AppState, operation: &str, object: &Value, old: Option<&Value>) -> Value {
