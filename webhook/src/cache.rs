@@ -2,6 +2,7 @@
 //! (never values), SealedSecrets, ServiceAccounts and Namespace labels, plus
 //! Certificates and ExternalSecrets when their CRDs are installed.
 
+use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -76,7 +77,7 @@ impl Caches {
 
     /// The namespace's `sealgate.dev/admission` mode, if it sets one.
     pub fn namespace_mode(&self, namespace: &str) -> Option<Result<Mode, String>> {
-        let ns = self.namespaces.get(&ObjectRef::new(namespace))?;
+        let ns = lookup(&self.namespaces, None, namespace)?;
         let label = ns.metadata.labels.as_ref()?.get(names::LABEL_ADMISSION)?;
         Some(label.parse())
     }
@@ -86,15 +87,13 @@ impl Caches {
         let mut out: Vec<(String, String)> = wanted
             .iter()
             .filter(|(ns, name)| {
-                self.secrets
-                    .get(&ObjectRef::new(name).within(ns))
-                    .is_some_and(|meta| {
-                        !meta
-                            .metadata
-                            .annotations
-                            .as_ref()
-                            .is_some_and(|a| a.contains_key(names::ANNOTATION_KEYS))
-                    })
+                lookup(&self.secrets, Some(ns), name).is_some_and(|meta| {
+                    !meta
+                        .metadata
+                        .annotations
+                        .as_ref()
+                        .is_some_and(|a| a.contains_key(names::ANNOTATION_KEYS))
+                })
             })
             .cloned()
             .collect();
@@ -102,6 +101,48 @@ impl Caches {
         out.dedup();
         out
     }
+}
+
+/// A watch cache looked up by a key kept per thread, so that a lookup allocates
+/// nothing (a review looks up a dozen names, and the allocator is shared by every
+/// request in flight).
+trait Keyed: kube::Resource<DynamicType = ()> + Clone + 'static {
+    fn with_key<R>(f: impl FnOnce(&mut ObjectRef<Self>) -> R) -> R;
+}
+
+macro_rules! keyed {
+    ($($kind:ty),*) => {$(
+        impl Keyed for $kind {
+            fn with_key<R>(f: impl FnOnce(&mut ObjectRef<Self>) -> R) -> R {
+                thread_local!(static KEY: RefCell<ObjectRef<$kind>> = RefCell::new(ObjectRef::new("")));
+                KEY.with_borrow_mut(f)
+            }
+        }
+    )*};
+}
+
+keyed!(
+    PartialObjectMeta<Secret>,
+    SealedSecret,
+    ServiceAccount,
+    PartialObjectMeta<Namespace>
+);
+
+/// `namespace/name` (`name` for cluster-scoped kinds) in `store`.
+fn lookup<K: Keyed>(store: &Store<K>, namespace: Option<&str>, name: &str) -> Option<Arc<K>> {
+    K::with_key(|key| {
+        key.name.clear();
+        key.name.push_str(name);
+        match (namespace, &mut key.namespace) {
+            (Some(ns), Some(kept)) => {
+                kept.clear();
+                kept.push_str(ns);
+            }
+            (Some(ns), kept) => *kept = Some(ns.to_owned()),
+            (None, kept) => *kept = None,
+        }
+        store.get(key)
+    })
 }
 
 /// Reads the key names of one Secret and drops its values at once.
@@ -226,21 +267,16 @@ impl Inventory for Caches {
             let stamp = annotations.and_then(|a| a.get(names::ANNOTATION_KEYS));
             stamp.is_some_and(|s| inventory::key_stamp_has(s, key))
         };
-        let by_secret = self
-            .secrets
-            .get(&ObjectRef::new(name).within(namespace))
+        let by_secret = lookup(&self.secrets, Some(namespace), name)
             .is_some_and(|meta| key.is_none_or(|k| stamp_has(&meta, k)));
         by_secret
-            || self
-                .sealed
-                .get(&ObjectRef::new(name).within(namespace))
+            || lookup(&self.sealed, Some(namespace), name)
                 .is_some_and(|sealed| inventory::sealed_secret_serves(&sealed, key))
     }
 
     fn providers(&self, namespace: &str, name: &str) -> Vec<Provider> {
         let mut out = Vec::new();
-        let key = ObjectRef::new(name).within(namespace);
-        if let Some(meta) = self.secrets.get(&key) {
+        if let Some(meta) = lookup(&self.secrets, Some(namespace), name) {
             let stamp = meta
                 .metadata
                 .annotations
@@ -252,7 +288,7 @@ impl Inventory for Caches {
                 name,
             ));
         }
-        if let Some(sealed) = self.sealed.get(&ObjectRef::new(name).within(namespace)) {
+        if let Some(sealed) = lookup(&self.sealed, Some(namespace), name) {
             out.push(inventory::sealed_secret_provider_of(&sealed, namespace, name));
         }
         let optional = self.optional.read().map(|o| o.clone()).unwrap_or_default();
@@ -277,7 +313,7 @@ impl Inventory for Caches {
     }
 
     fn service_account_pull_secrets(&self, namespace: &str, name: &str) -> Option<Vec<String>> {
-        let sa = self.accounts.get(&ObjectRef::new(name).within(namespace))?;
+        let sa = lookup(&self.accounts, Some(namespace), name)?;
         Some(
             sa.image_pull_secrets
                 .iter()
