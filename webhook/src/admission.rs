@@ -90,8 +90,8 @@ pub struct Answer {
 }
 
 /// The parts of an AdmissionReview request the decision needs, borrowed from the
-/// body. `O` is how the objects are read: in the same pass, as a
-/// [`WorkloadView`], or, when that fails (a repeated key), kept as text.
+/// body. `O` is how the object is read: in the same pass, as a [`WorkloadView`],
+/// or, when that fails (a repeated key), kept as text.
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase", bound(deserialize = "O: serde::Deserialize<'de>"))]
 struct RequestBody<'a, O> {
@@ -107,8 +107,9 @@ struct RequestBody<'a, O> {
     operation: Cow<'a, str>,
     #[serde(default = "none")]
     object: Option<O>,
-    #[serde(default = "none")]
-    old_object: Option<O>,
+    /// Needed only when the object does not pass at a glance: kept as text until then.
+    #[serde(default, borrow)]
+    old_object: Option<&'a RawValue>,
 }
 
 fn none<O>() -> Option<O> {
@@ -133,7 +134,7 @@ struct ReviewBody<'a, O> {
 }
 
 impl<'a, O> RequestBody<'a, O> {
-    fn map_objects(self, f: fn(O) -> Object<'a>) -> RequestBody<'a, Object<'a>> {
+    fn map_object(self, f: fn(O) -> Object<'a>) -> RequestBody<'a, Object<'a>> {
         RequestBody {
             uid: self.uid,
             kind: self.kind,
@@ -141,7 +142,7 @@ impl<'a, O> RequestBody<'a, O> {
             namespace: self.namespace,
             operation: self.operation,
             object: self.object.map(f),
-            old_object: self.old_object.map(f),
+            old_object: self.old_object,
         }
     }
 }
@@ -167,14 +168,14 @@ impl Object<'_> {
 
 /// A parsed request, borrowing its objects from the body.
 pub struct Review<'a> {
-    uid: String,
-    kind: String,
-    name: String,
-    namespace: String,
+    uid: Cow<'a, str>,
+    kind: Cow<'a, str>,
+    name: Cow<'a, str>,
+    namespace: Cow<'a, str>,
     operation: &'static str,
-    api_version: String,
+    api_version: Cow<'a, str>,
     object: Option<Object<'a>>,
-    old_object: Option<Object<'a>>,
+    old_object: Option<&'a RawValue>,
 }
 
 /// What a review is about, for the decision: read once, before key names are fetched.
@@ -227,11 +228,11 @@ impl<'a> Review<'a> {
             BadReview(text.split(" at line ").next().unwrap_or(&text).to_owned())
         };
         let review = match serde_json::from_str::<ReviewBody<'a, WorkloadView<'a>>>(body) {
-            Ok(review) => review.request.map(|r| r.map_objects(Object::Read)),
+            Ok(review) => review.request.map(|r| r.map_object(Object::Read)),
             Err(_) => serde_json::from_str::<ReviewBody<'a, &'a RawValue>>(body)
                 .map_err(bad)?
                 .request
-                .map(|r| r.map_objects(Object::Text)),
+                .map(|r| r.map_object(Object::Text)),
         };
         let Some(req) = review else {
             return Ok(Err(Answer {
@@ -249,18 +250,18 @@ impl<'a> Review<'a> {
             _ => "UNKNOWN",
         };
         let api_version = if req.kind.group.is_empty() {
-            req.kind.version.into_owned()
+            req.kind.version
         } else {
-            format!("{}/{}", req.kind.group, req.kind.version)
+            Cow::Owned(format!("{}/{}", req.kind.group, req.kind.version))
         };
         let namespace = req
             .namespace
             .filter(|n| !n.is_empty())
-            .map_or_else(|| "default".to_owned(), Cow::into_owned);
+            .unwrap_or(Cow::Borrowed("default"));
         Ok(Ok(Review {
-            uid: req.uid.into_owned(),
-            kind: req.kind.kind.into_owned(),
-            name: req.name.map(Cow::into_owned).unwrap_or_default(),
+            uid: req.uid,
+            kind: req.kind.kind,
+            name: req.name.unwrap_or_default(),
             namespace,
             operation,
             api_version,
@@ -296,7 +297,7 @@ impl<'a> Review<'a> {
             .ok()??;
         policy::passes_at_a_glance(&head, inventory).then(|| Answer {
             review: self.response().into_review(),
-            kind: self.kind.clone(),
+            kind: self.kind.to_string(),
             operation: self.operation,
             verdict: Verdict::Allowed,
         })
@@ -311,14 +312,13 @@ impl<'a> Review<'a> {
         let Some(object) = &self.object else {
             return Subject::Invalid("the request has no object".to_owned());
         };
-        let type_ = (self.api_version.as_str(), kind.as_str());
+        let type_ = (&*self.api_version, &**kind);
         match object.extract(type_, namespace) {
             Ok(Some(new)) => Subject::Workload {
                 new,
                 old: self
                     .old_object
-                    .as_ref()
-                    .and_then(|o| o.extract(type_, namespace).ok().flatten()),
+                    .and_then(|o| refs::extract_json(o.get(), type_, namespace).ok().flatten()),
             },
             Ok(None) => Subject::Skipped,
             Err(e) => Subject::Invalid(format!(
@@ -330,7 +330,7 @@ impl<'a> Review<'a> {
 
     fn response(&self) -> AdmissionResponse {
         let mut response = AdmissionResponse::invalid("");
-        response.uid = self.uid.clone();
+        response.uid = self.uid.to_string();
         response.allowed = true;
         response.result = Default::default();
         response
@@ -342,7 +342,7 @@ impl<'a> Review<'a> {
         let response = self.response();
         let answer = |response: AdmissionResponse, verdict| Answer {
             review: response.into_review(),
-            kind: self.kind.clone(),
+            kind: self.kind.to_string(),
             operation: self.operation,
             verdict,
         };
