@@ -11,7 +11,7 @@ use prometheus_client::registry::Registry;
 /// Labels of the request counter.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Request {
-    kind: String,
+    kind: &'static str,
     operation: &'static str,
     verdict: &'static str,
 }
@@ -47,10 +47,11 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// Counts one answered request.
+    /// Counts one answered request. Kinds the webhook does not check count as
+    /// `other`, so a misrouted webhook cannot grow the label set without bound.
     pub fn observe(&self, kind: &str, operation: &'static str, verdict: &'static str, seconds: f64) {
         let labels = Request {
-            kind: kind.to_owned(),
+            kind: label_kind(kind),
             operation,
             verdict,
         };
@@ -65,5 +66,49 @@ impl Metrics {
             out.clear();
         }
         out
+    }
+}
+
+/// `kind` as a label value: one of the kinds the webhook checks, `""` when the
+/// request had none, `other` for the rest.
+fn label_kind(kind: &str) -> &'static str {
+    const CHECKED: [&str; 8] = [
+        "Deployment",
+        "StatefulSet",
+        "DaemonSet",
+        "ReplicaSet",
+        "Job",
+        "CronJob",
+        "Pod",
+        "ReplicationController",
+    ];
+    match kind {
+        "" => "",
+        _ => CHECKED.into_iter().find(|k| *k == kind).unwrap_or("other"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_outside_the_checked_ones_count_as_other() {
+        let m = Metrics::default();
+        m.observe("Deployment", "CREATE", "allowed", 0.001);
+        m.observe("ConfigMap", "CREATE", "skipped", 0.001);
+        m.observe("Widget", "UPDATE", "skipped", 0.001);
+        m.observe("", "", "invalid", 0.0);
+        let text = m.render();
+        for line in [
+            r#"sealgate_webhook_requests_total{kind="Deployment",operation="CREATE",verdict="allowed"} 1"#,
+            r#"sealgate_webhook_requests_total{kind="other",operation="CREATE",verdict="skipped"} 1"#,
+            r#"sealgate_webhook_requests_total{kind="other",operation="UPDATE",verdict="skipped"} 1"#,
+            r#"sealgate_webhook_requests_total{kind="",operation="",verdict="invalid"} 1"#,
+            "sealgate_webhook_request_duration_seconds_count 4",
+        ] {
+            assert!(text.contains(line), "{line}\n{text}");
+        }
+        assert!(!text.contains("ConfigMap") && !text.contains("Widget"), "{text}");
     }
 }
