@@ -8,6 +8,36 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::Resource;
 use sealgate_core::{PlainSecret, SealedSecret, names};
+use zeroize::Zeroize;
+
+/// A Secret holding values (the one we apply, or one read back), wiped from
+/// memory when dropped.
+#[derive(Default)]
+pub struct Wiped(pub Secret);
+
+impl std::ops::Deref for Wiped {
+    type Target = Secret;
+
+    fn deref(&self) -> &Secret {
+        &self.0
+    }
+}
+
+impl Drop for Wiped {
+    fn drop(&mut self) {
+        wipe(&mut self.0);
+    }
+}
+
+/// Overwrites every value of `secret` with zeros and empties it.
+fn wipe(secret: &mut Secret) {
+    for v in secret.data.iter_mut().flat_map(|d| d.values_mut()) {
+        v.0.zeroize();
+    }
+    for v in secret.string_data.iter_mut().flat_map(|d| d.values_mut()) {
+        v.zeroize();
+    }
+}
 
 /// The Secret to server-side apply for `sealed`, from its unsealed values.
 ///
@@ -209,6 +239,18 @@ mod tests {
                 controller: Some("Deployment x".into())
             }
         );
+    }
+
+    #[test]
+    fn values_are_wiped_and_names_kept() {
+        let mut secret = Secret {
+            data: Some([("password".to_owned(), ByteString(b"hunter2".to_vec()))].into()),
+            string_data: Some([("token".to_owned(), "t0ken".to_owned())].into()),
+            ..Secret::default()
+        };
+        wipe(&mut secret);
+        assert_eq!(secret.data.as_ref().map(|d| d["password"].0.len()), Some(0));
+        assert_eq!(secret.string_data.as_ref().map(|d| d["token"].len()), Some(0));
     }
 
     #[test]

@@ -123,12 +123,13 @@ async fn reconcile_inner(sealed: &SealedSecret, ctx: &Context) -> Result<Action,
     };
 
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
-    let desired = desired::secret_for(sealed, &plain);
+    let desired = desired::Wiped(desired::secret_for(sealed, &plain));
     drop(plain);
     let existing = secrets
         .get_opt(&name)
         .await
-        .map_err(api_err("reading Secret", &object))?;
+        .map_err(api_err("reading Secret", &object))?
+        .map(desired::Wiped);
     let mut drift = false;
     match desired::ownership(sealed, existing.as_ref().map(|s| &s.metadata)) {
         Ownership::NotManaged { controller } => {
