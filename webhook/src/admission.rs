@@ -147,10 +147,10 @@ impl<'a, O> RequestBody<'a, O> {
     }
 }
 
-/// An object of the review, read in the first pass or kept as text.
+/// The review's `object`, read in the first pass or kept as text.
 #[allow(
     clippy::large_enum_variant,
-    reason = "at most two per request, on the stack; boxing would add an allocation to every review"
+    reason = "one per request, on the stack; boxing would add an allocation to every review"
 )]
 enum Object<'a> {
     Read(WorkloadView<'a>),
@@ -166,7 +166,7 @@ impl Object<'_> {
     }
 }
 
-/// A parsed request, borrowing its objects from the body.
+/// A parsed request, borrowing its strings and objects from the body.
 pub struct Review<'a> {
     uid: Cow<'a, str>,
     kind: Cow<'a, str>,
@@ -295,12 +295,16 @@ impl<'a> Review<'a> {
         let head = view
             .head((&self.api_version, &self.kind), &self.namespace)
             .ok()??;
-        policy::passes_at_a_glance(&head, inventory).then(|| Answer {
-            review: self.response().into_review(),
+        policy::passes_at_a_glance(&head, inventory).then(|| self.answer(self.response(), Verdict::Allowed))
+    }
+
+    fn answer(&self, response: AdmissionResponse, verdict: Verdict) -> Answer {
+        Answer {
+            review: response.into_review(),
             kind: self.kind.to_string(),
             operation: self.operation,
-            verdict: Verdict::Allowed,
-        })
+            verdict,
+        }
     }
 
     /// Reads the workload(s) the review is about, when `mode` checks them.
@@ -340,12 +344,7 @@ impl<'a> Review<'a> {
     /// namespace's or the default).
     pub fn decide(&self, subject: &Subject, inventory: &dyn Inventory, mode: Mode) -> Answer {
         let response = self.response();
-        let answer = |response: AdmissionResponse, verdict| Answer {
-            review: response.into_review(),
-            kind: self.kind.to_string(),
-            operation: self.operation,
-            verdict,
-        };
+        let answer = |response, verdict| self.answer(response, verdict);
         let (workload, old_workload) = match subject {
             Subject::Skipped => return answer(response, Verdict::Skipped),
             Subject::Invalid(message) => return answer(response.deny(message), Verdict::Invalid),
