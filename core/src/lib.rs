@@ -30,6 +30,7 @@
 
 pub mod crd;
 pub mod inventory;
+pub mod json;
 pub mod keys;
 pub mod manifest;
 pub mod names;

@@ -6,7 +6,9 @@ use std::fmt;
 use serde::Deserialize as _;
 use serde_json::{Map, Value};
 
-use view::{Lax, Obj};
+use view::{Lax, Obj, Read as _};
+
+use crate::json;
 
 mod view;
 
@@ -177,6 +179,10 @@ pub fn extract_json(
     type_: (&str, &str),
     default_namespace: &str,
 ) -> Result<Option<Workload>, RefError> {
+    let mut reader = json::Reader::new(json);
+    if let Ok(view) = WorkloadView::read(&mut reader).and_then(|view| reader.finish().map(|()| view)) {
+        return view.extract(type_, default_namespace);
+    }
     match serde_json::from_str::<WorkloadView>(json) {
         Ok(view) => view.extract(type_, default_namespace),
         // Not JSON, or an object serde reads differently from a map (a repeated key):
@@ -202,6 +208,14 @@ pub struct WorkloadView<'a>(Lax<Obj<view::Object<'a>>>);
 impl<'de: 'a, 'a> serde::Deserialize<'de> for WorkloadView<'a> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         Lax::<Obj<view::Object<'a>>>::deserialize(d).map(WorkloadView)
+    }
+}
+
+impl<'a> WorkloadView<'a> {
+    /// Reads the view at the reader's position with the pull reader, as serde
+    /// would read it; [`json::Unsure`]: read it with serde.
+    pub fn read(r: &mut json::Reader<'a>) -> json::Result<Self> {
+        Lax::<Obj<view::Object<'a>>>::read(r).map(WorkloadView)
     }
 }
 
@@ -1048,5 +1062,105 @@ mod tests {
         let one = extract_all(&wrap("v1", "Pod", json!({})), "d");
         assert!(matches!(one.as_slice(), [Ok(w)] if w.kind == "Pod"));
         assert!(extract_all(&json!({"apiVersion": "v1", "kind": "Secret"}), "d").is_empty());
+    }
+
+    /// The view as the pull reader reads it, or `None` when it leaves the text to serde.
+    fn pulled(text: &str) -> Option<String> {
+        let mut r = json::Reader::new(text);
+        let view = WorkloadView::read(&mut r).ok()?;
+        r.finish().ok()?;
+        Some(format!("{view:?}"))
+    }
+
+    fn annotated_workload() -> Value {
+        let mut w = wrap("apps/v1", "Deployment", pod_spec());
+        w["metadata"]["annotations"] = json!({"sealgate.dev/exempt": "window", "other": "x",
+            "sealgate.dev/expect": ["not", "text"]});
+        w["metadata"]["namespace"] = json!("prod");
+        // Fields of other kinds' specs, which the view reads wherever they are.
+        w["spec"]["serviceAccount"] = json!("old-sa");
+        w["spec"]["jobTemplate"] = json!({"spec": {"template": {"spec": {"containers": [{"name": "j"}]}}}});
+        w
+    }
+
+    #[test]
+    fn the_pull_reader_reads_plain_workloads_itself() {
+        for kind in [("v1", "Pod"), ("apps/v1", "Deployment"), ("batch/v1", "CronJob")] {
+            let text = serde_json::to_string_pretty(&wrap(kind.0, kind.1, pod_spec())).unwrap();
+            let serde = format!("{:?}", serde_json::from_str::<WorkloadView>(&text).unwrap());
+            assert_eq!(pulled(&text), Some(serde), "{text}");
+        }
+        // What it leaves to serde: a number where text belongs, a repeated field.
+        assert_eq!(pulled(r#"{"metadata": {"name": 5}}"#), None);
+        assert_eq!(pulled(r#"{"kind": "Pod", "kind": "Pod"}"#), None);
+        assert!(
+            pulled(r#"{"metadata": {"annotations": {"sealgate.dev/a": "1", "sealgate.dev/a": "2"}}}"#)
+                .is_some()
+        );
+    }
+
+    /// A value of another shape for a mutated spot.
+    fn replacement(which: u8) -> Value {
+        match which % 14 {
+            0 => json!("text"),
+            1 => json!("esc\"aped \u{e9} \\ \n"),
+            2 => json!(""),
+            3 => json!(7),
+            4 => json!(-1.5e3),
+            5 => json!(true),
+            6 => json!(null),
+            7 => json!([]),
+            8 => json!({}),
+            9 => json!([{"name": "x", "key": "k"}, null, 3]),
+            10 => json!({"name": "x", "key": "k", "secretName": "s", "optional": false}),
+            11 => json!({"secretKeyRef": {"name": "s", "key": "k"}, "secretRef": {"name": "t"}}),
+            12 => json!({"spec": {"containers": [{"name": "c", "env": "x"}]}}),
+            _ => json!({"sealgate.dev/x": "y", "a": 1}),
+        }
+    }
+
+    /// Replaces the value reached by following `path` (each step picks a child or stops).
+    fn mutate(value: &mut Value, mut path: u64, with: Value) {
+        let mut at = value;
+        loop {
+            let children = match &*at {
+                Value::Object(m) => m.len(),
+                Value::Array(a) => a.len(),
+                _ => 0,
+            };
+            let step = (path % (children as u64 + 1)) as usize;
+            path /= children as u64 + 1;
+            if step == children || path == 0 {
+                *at = with;
+                return;
+            }
+            at = match at {
+                Value::Object(m) => m.values_mut().nth(step).expect("child"),
+                Value::Array(a) => &mut a[step],
+                _ => unreachable!("a leaf has no children"),
+            };
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
+
+        /// Workloads with parts swapped for other shapes: wherever the pull reader
+        /// reads the text itself, it reads what serde reads.
+        #[test]
+        fn the_pull_reader_reads_what_serde_reads(
+            mutations in proptest::collection::vec((proptest::prelude::any::<u64>(), 0u8..14), 0..5),
+            pretty in proptest::prelude::any::<bool>(),
+        ) {
+            let mut w = annotated_workload();
+            for (path, which) in mutations {
+                mutate(&mut w, path, replacement(which));
+            }
+            let text = if pretty { serde_json::to_string_pretty(&w) } else { serde_json::to_string(&w) }.unwrap();
+            if let Some(pulled) = pulled(&text) {
+                let serde = serde_json::from_str::<WorkloadView>(&text).map(|v| format!("{v:?}"));
+                proptest::prop_assert_eq!(Ok(pulled), serde.map_err(|e| e.to_string()), "{}", text);
+            }
+        }
     }
 }

@@ -7,6 +7,7 @@ use std::str::FromStr;
 use kube::core::DynamicObject;
 use kube::core::admission::{AdmissionResponse, AdmissionReview};
 use sealgate_core::inventory::Inventory;
+use sealgate_core::json::{self, Reader, Unsure};
 use sealgate_core::policy::{self, Finding, Severity};
 use sealgate_core::refs::{self, RefError, Workload, WorkloadView};
 use serde_json::value::RawValue;
@@ -116,7 +117,7 @@ fn none<O>() -> Option<O> {
     None
 }
 
-#[derive(serde::Deserialize)]
+#[derive(Debug, serde::Deserialize)]
 struct Gvk<'a> {
     #[serde(default, borrow)]
     group: Cow<'a, str>,
@@ -134,16 +135,122 @@ struct ReviewBody<'a, O> {
 }
 
 impl<'a, O> RequestBody<'a, O> {
-    fn map_object(self, f: fn(O) -> Object<'a>) -> RequestBody<'a, Object<'a>> {
-        RequestBody {
+    fn map_object(self, f: fn(O) -> Object<'a>) -> Request<'a> {
+        Request {
             uid: self.uid,
             kind: self.kind,
             name: self.name,
             namespace: self.namespace,
             operation: self.operation,
             object: self.object.map(f),
-            old_object: self.old_object,
+            old_object: self.old_object.map(RawValue::get),
         }
+    }
+}
+
+/// The request as read, by the pull reader or by serde.
+#[derive(Debug)]
+struct Request<'a> {
+    uid: Cow<'a, str>,
+    kind: Gvk<'a>,
+    name: Option<Cow<'a, str>>,
+    namespace: Option<Cow<'a, str>>,
+    operation: Cow<'a, str>,
+    object: Option<Object<'a>>,
+    old_object: Option<&'a str>,
+}
+
+impl<'a> Request<'a> {
+    /// The review's request read by the pull reader, as serde reads a [`ReviewBody`]
+    /// (`None`: the review has no request); [`Unsure`]: read it with serde.
+    fn pull(body: &'a str) -> json::Result<Option<Self>> {
+        let mut r = Reader::new(body);
+        let mut request = None;
+        let mut seen = false;
+        r.object(|r, key| match &*key {
+            "request" if !std::mem::replace(&mut seen, true) => {
+                if r.peek()? == b'n' {
+                    r.null()
+                } else {
+                    request = Some(Self::pull_request(r)?);
+                    Ok(())
+                }
+            }
+            "request" => Err(Unsure),
+            _ => r.skip(),
+        })?;
+        r.finish()?;
+        Ok(request)
+    }
+
+    fn pull_request(r: &mut Reader<'a>) -> json::Result<Self> {
+        let (mut uid, mut kind, mut operation) = (None, None, None);
+        let (mut name, mut namespace, mut object, mut old_object) = (None, None, None, None);
+        let mut seen = 0u8;
+        r.object(|r, key| {
+            let bit = match &*key {
+                "uid" => 1,
+                "kind" => 2,
+                "name" => 4,
+                "namespace" => 8,
+                "operation" => 16,
+                "object" => 32,
+                "oldObject" => 64,
+                _ => return r.skip(),
+            };
+            if seen & bit != 0 {
+                return Err(Unsure);
+            }
+            seen |= bit;
+            let null = r.peek()? == b'n';
+            if null && bit & (4 | 8 | 32 | 64) != 0 {
+                // Optional fields: null is absent.
+                return r.null();
+            }
+            match bit {
+                1 => uid = Some(r.string()?),
+                2 => kind = Some(Gvk::pull(r)?),
+                4 => name = Some(r.string()?),
+                8 => namespace = Some(r.string()?),
+                16 => operation = Some(r.string()?),
+                32 => object = Some(Object::Read(WorkloadView::read(r)?)),
+                _ => old_object = Some(r.raw()?),
+            }
+            Ok(())
+        })?;
+        Ok(Request {
+            uid: uid.ok_or(Unsure)?,
+            kind: kind.ok_or(Unsure)?,
+            name,
+            namespace,
+            operation: operation.ok_or(Unsure)?,
+            object,
+            old_object,
+        })
+    }
+}
+
+impl<'a> Gvk<'a> {
+    fn pull(r: &mut Reader<'a>) -> json::Result<Self> {
+        let (mut group, mut version, mut kind) = (None, None, None);
+        r.object(|r, key| {
+            let field = match &*key {
+                "group" => &mut group,
+                "version" => &mut version,
+                "kind" => &mut kind,
+                _ => return r.skip(),
+            };
+            if field.is_some() {
+                return Err(Unsure);
+            }
+            *field = Some(r.string()?);
+            Ok(())
+        })?;
+        Ok(Gvk {
+            group: group.unwrap_or_default(),
+            version: version.ok_or(Unsure)?,
+            kind: kind.ok_or(Unsure)?,
+        })
     }
 }
 
@@ -152,6 +259,7 @@ impl<'a, O> RequestBody<'a, O> {
     clippy::large_enum_variant,
     reason = "one per request, on the stack; boxing would add an allocation to every review"
 )]
+#[derive(Debug)]
 enum Object<'a> {
     Read(WorkloadView<'a>),
     Text(&'a RawValue),
@@ -175,7 +283,7 @@ pub struct Review<'a> {
     operation: &'static str,
     api_version: Cow<'a, str>,
     object: Option<Object<'a>>,
-    old_object: Option<&'a RawValue>,
+    old_object: Option<&'a str>,
 }
 
 /// What a review is about, for the decision: read once, before key names are fetched.
@@ -213,6 +321,19 @@ impl Subject {
     }
 }
 
+/// The request as the pull reader reads `body` (`None`: it leaves the body to serde)
+/// and as serde reads it, for tests that hold the two together.
+#[cfg(test)]
+pub(crate) fn both_reads(body: &str) -> (Option<String>, Result<String, String>) {
+    let pulled = Request::pull(body).ok().map(|r| format!("{r:?}"));
+    let serde = match serde_json::from_str::<ReviewBody<'_, WorkloadView<'_>>>(body) {
+        Ok(review) => Ok(review.request.map(|r| r.map_object(Object::Read))),
+        Err(_) => serde_json::from_str::<ReviewBody<'_, &RawValue>>(body)
+            .map(|review| review.request.map(|r| r.map_object(Object::Text))),
+    };
+    (pulled, serde.map(|r| format!("{r:?}")).map_err(|e| e.to_string()))
+}
+
 /// Why a body is not an AdmissionReview at all (answered with HTTP 400).
 #[derive(Debug, thiserror::Error)]
 #[error("request body is not an AdmissionReview: {0}")]
@@ -227,12 +348,15 @@ impl<'a> Review<'a> {
             let text = e.to_string();
             BadReview(text.split(" at line ").next().unwrap_or(&text).to_owned())
         };
-        let review = match serde_json::from_str::<ReviewBody<'a, WorkloadView<'a>>>(body) {
-            Ok(review) => review.request.map(|r| r.map_object(Object::Read)),
-            Err(_) => serde_json::from_str::<ReviewBody<'a, &'a RawValue>>(body)
-                .map_err(bad)?
-                .request
-                .map(|r| r.map_object(Object::Text)),
+        let review = match Request::pull(body) {
+            Ok(request) => request,
+            Err(Unsure) => match serde_json::from_str::<ReviewBody<'a, WorkloadView<'a>>>(body) {
+                Ok(review) => review.request.map(|r| r.map_object(Object::Read)),
+                Err(_) => serde_json::from_str::<ReviewBody<'a, &'a RawValue>>(body)
+                    .map_err(bad)?
+                    .request
+                    .map(|r| r.map_object(Object::Text)),
+            },
         };
         let Some(req) = review else {
             return Ok(Err(Answer {
@@ -322,7 +446,7 @@ impl<'a> Review<'a> {
                 new,
                 old: self
                     .old_object
-                    .and_then(|o| refs::extract_json(o.get(), type_, namespace).ok().flatten()),
+                    .and_then(|o| refs::extract_json(o, type_, namespace).ok().flatten()),
             },
             Ok(None) => Subject::Skipped,
             Err(e) => Subject::Invalid(format!(

@@ -295,6 +295,7 @@ mod tests {
 
     async fn post(state: AppState, body: String) -> (StatusCode, Value, String) {
         same_at_a_glance(&state, &body);
+        same_read(&body);
         let req = Request::builder()
             .method("POST")
             .uri("/validate")
@@ -306,6 +307,51 @@ mod tests {
         let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
         let text = String::from_utf8_lossy(&bytes).into_owned();
         (status, serde_json::from_str(&text).unwrap_or(Value::Null), text)
+    }
+
+    /// Where the pull reader reads a review itself, it reads what serde reads.
+    fn same_read(body: &str) {
+        if let (Some(pulled), serde) = crate::admission::both_reads(body) {
+            assert_eq!(Ok(pulled), serde, "{body}");
+        }
+    }
+
+    #[test]
+    fn reviews_are_read_by_the_pull_reader_as_serde_reads_them() {
+        let object = workload(
+            "apps/v1",
+            "Deployment",
+            pod_spec(json!([env("P", "db", "password")])),
+        );
+        let request = r#""uid": "u", "kind": {"version": "v1", "kind": "Pod"}, "operation": "CREATE""#;
+        let cases = [
+            (review("UPDATE", &object, Some(&object)).to_string(), true),
+            (r#"{"request": null}"#.to_owned(), true),
+            (r#"{"kind": "AdmissionReview"}"#.to_owned(), true),
+            (
+                format!(r#"{{"request": {{{request}, "name": null, "object": null}}}}"#),
+                true,
+            ),
+            (
+                format!(r#"{{"request": {{{request}, "name": "aé", "object": "text"}}}}"#),
+                true,
+            ),
+            // Left to serde: a review as a list (serde reads a struct from one), a
+            // repeated field, a number for text, a repeated key in the object.
+            (format!(r#"[{{{request}}}]"#), false),
+            (format!(r#"{{"request": {{{request}, "uid": "v"}}}}"#), false),
+            (format!(r#"{{"request": {{{request}, "name": 5}}}}"#), false),
+            (
+                format!(r#"{{"request": {{{request}, "object": {{"kind": "Pod", "kind": "Pod"}}}}}}"#),
+                false,
+            ),
+            ("{\"request\": ".to_owned(), false),
+        ];
+        for (body, pulled_itself) in cases {
+            let (pulled, _) = crate::admission::both_reads(&body);
+            assert_eq!(pulled.is_some(), pulled_itself, "{body}");
+            same_read(&body);
+        }
     }
 
     /// A review answered at a glance gets the answer the long way gives; returns

@@ -6,12 +6,18 @@
 //! but is recorded as [`Lax::Wrong`], so the extractor reports it with the
 //! field path people know (`containers[api].env`) and only where Kubernetes
 //! would look for a pod spec.
+//!
+//! JSON text is read by [`Read`] with the pull reader of [`crate::json`] first,
+//! into the same types and with the same outcome as serde would give; serde
+//! reads it when the pull reader is [`Unsure`].
 
 use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use crate::json::{self, Reader, Unsure};
 
 /// A field as found.
 #[derive(Debug, Default)]
@@ -348,4 +354,159 @@ pub(super) struct Item<'a> {
 pub(super) struct Named<'a> {
     #[serde(borrow)]
     pub name: Str<'a>,
+}
+
+/// A view type read by the pull reader, as its serde `Deserialize` reads it.
+pub(super) trait Read<'a>: Sized {
+    fn read(r: &mut Reader<'a>) -> json::Result<Self>;
+}
+
+/// A view struct's fields by JSON name. `seen` has a bit per field read so far: a
+/// repeated field is left to serde (which refuses it; see `extract_json`).
+pub(super) trait Fields<'a>: Default {
+    /// Reads the value of `key` if it is one of the fields (`false`: not one, not read).
+    fn field(&mut self, key: &str, r: &mut Reader<'a>, seen: &mut u32) -> json::Result<bool>;
+}
+
+/// A value of another shape than `Lax<T>` expects, starting with `first`.
+fn other_shape<T>(r: &mut Reader<'_>, first: u8) -> json::Result<Lax<T>> {
+    match first {
+        b'n' => r.null().map(|()| Lax::Absent),
+        // serde reads a number to see what it is, and may refuse it (1e400).
+        b'-' | b'0'..=b'9' => Err(Unsure),
+        _ => r.skip().map(|()| Lax::Wrong),
+    }
+}
+
+impl<'a> Read<'a> for Lax<Cow<'a, str>> {
+    fn read(r: &mut Reader<'a>) -> json::Result<Self> {
+        match r.peek()? {
+            b'"' => r.string().map(Lax::Got),
+            first => other_shape(r, first),
+        }
+    }
+}
+
+impl<'a> Read<'a> for Lax<bool> {
+    fn read(r: &mut Reader<'a>) -> json::Result<Self> {
+        match r.peek()? {
+            b't' | b'f' => r.bool().map(Lax::Got),
+            first => other_shape(r, first),
+        }
+    }
+}
+
+impl<'a, T> Read<'a> for Lax<Vec<Lax<T>>>
+where
+    Lax<T>: Read<'a>,
+{
+    fn read(r: &mut Reader<'a>) -> json::Result<Self> {
+        match r.peek()? {
+            b'[' => {
+                let mut items = Vec::new();
+                r.array(|r| {
+                    items.push(Lax::<T>::read(r)?);
+                    Ok(())
+                })?;
+                Ok(Lax::Got(items))
+            }
+            first => other_shape(r, first),
+        }
+    }
+}
+
+impl<'a, T: Fields<'a>> Read<'a> for Lax<Obj<T>> {
+    fn read(r: &mut Reader<'a>) -> json::Result<Self> {
+        match r.peek()? {
+            b'{' => {
+                let mut t = T::default();
+                let mut seen = 0;
+                r.object(|r, key| {
+                    if t.field(&key, r, &mut seen)? {
+                        Ok(())
+                    } else {
+                        r.skip()
+                    }
+                })?;
+                Ok(Lax::Got(Obj(t)))
+            }
+            first => other_shape(r, first),
+        }
+    }
+}
+
+impl<'a, T: Fields<'a>> Fields<'a> for Box<T> {
+    fn field(&mut self, key: &str, r: &mut Reader<'a>, seen: &mut u32) -> json::Result<bool> {
+        (**self).field(key, r, seen)
+    }
+}
+
+impl<'a> Fields<'a> for Annotations {
+    fn field(&mut self, key: &str, r: &mut Reader<'a>, _: &mut u32) -> json::Result<bool> {
+        if !key.starts_with(crate::names::ANNOTATION_PREFIX) {
+            return Ok(false);
+        }
+        // Like a map, the last of repeated keys counts.
+        if let Lax::Got(value) = Str::read(r)? {
+            self.0.insert(key.to_owned(), value.into_owned().into());
+        }
+        Ok(true)
+    }
+}
+
+/// `Fields` for a view struct: its JSON field names, as serde's `rename` says.
+macro_rules! fields {
+    ($($view:ident { $($name:literal => $field:ident),+ $(,)? })+) => {$(
+        impl<'a> Fields<'a> for $view<'a> {
+            fn field(&mut self, key: &str, r: &mut Reader<'a>, seen: &mut u32) -> json::Result<bool> {
+                let mut bit = 1u32;
+                $(
+                    if key == $name {
+                        if *seen & bit != 0 {
+                            return Err(Unsure);
+                        }
+                        *seen |= bit;
+                        self.$field = Read::read(r)?;
+                        return Ok(true);
+                    }
+                    bit <<= 1;
+                )+
+                let _ = bit;
+                Ok(false)
+            }
+        }
+    )+};
+}
+
+fields! {
+    Object { "apiVersion" => api_version, "kind" => kind, "metadata" => metadata, "spec" => spec }
+    Metadata { "name" => name, "namespace" => namespace, "annotations" => annotations }
+    Spec {
+        "template" => template,
+        "jobTemplate" => job_template,
+        "serviceAccountName" => service_account_name,
+        "serviceAccount" => service_account,
+        "initContainers" => init_containers,
+        "containers" => containers,
+        "ephemeralContainers" => ephemeral_containers,
+        "volumes" => volumes,
+        "imagePullSecrets" => image_pull_secrets,
+    }
+    Template { "spec" => spec }
+    Container { "name" => name, "env" => env, "envFrom" => env_from }
+    Env { "name" => name, "valueFrom" => value_from }
+    ValueFrom { "secretKeyRef" => secret_key_ref }
+    EnvFrom { "secretRef" => secret_ref }
+    Volume { "name" => name, "secret" => secret, "projected" => projected }
+    Projected { "sources" => sources }
+    ProjectedSource { "secret" => secret }
+    SecretSource {
+        "name" => name,
+        "secretName" => secret_name,
+        "key" => key,
+        "optional" => optional,
+        "items" => items,
+    }
+    Item { "key" => key }
+    Named { "name" => name }
 }
