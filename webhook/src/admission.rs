@@ -78,12 +78,41 @@ impl Verdict {
     }
 }
 
+/// The AdmissionReview sent back.
+pub enum Reply {
+    /// Allowed with nothing to say, as most reviews are: written out directly.
+    Allowed {
+        /// The request's uid.
+        uid: String,
+    },
+    /// Any other answer.
+    Review(Box<AdmissionReview<DynamicObject>>),
+}
+
+impl Reply {
+    /// The JSON body; [`Reply::Allowed`] is written as kube writes the same review.
+    pub fn to_json(&self) -> serde_json::Result<Vec<u8>> {
+        match self {
+            Reply::Allowed { uid } => {
+                let mut out = Vec::with_capacity(128 + uid.len());
+                out.extend_from_slice(
+                    br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":"#,
+                );
+                serde_json::to_writer(&mut out, uid)?;
+                out.extend_from_slice(br#","allowed":true,"status":{}}}"#);
+                Ok(out)
+            }
+            Reply::Review(review) => serde_json::to_vec(review),
+        }
+    }
+}
+
 /// The answer plus what metrics need.
 pub struct Answer {
     /// The AdmissionReview to send back.
-    pub review: AdmissionReview<DynamicObject>,
-    /// Kind of the object (empty when unknown).
-    pub kind: String,
+    pub reply: Reply,
+    /// Kind of the object as a metrics label (see [`crate::metrics::label_kind`]).
+    pub kind: &'static str,
     /// Operation (`CREATE`, `UPDATE`, …).
     pub operation: &'static str,
     /// The verdict.
@@ -334,6 +363,19 @@ pub(crate) fn both_reads(body: &str) -> (Option<String>, Result<String, String>)
     (pulled, serde.map(|r| format!("{r:?}")).map_err(|e| e.to_string()))
 }
 
+/// `group/version`, or `version` for the core group; the workload groups' without
+/// allocating.
+fn api_version<'a>(group: Cow<'a, str>, version: Cow<'a, str>) -> Cow<'a, str> {
+    const WORKLOAD_GROUPS: [&str; 2] = ["apps/v1", "batch/v1"];
+    if group.is_empty() {
+        return version;
+    }
+    WORKLOAD_GROUPS
+        .into_iter()
+        .find(|known| known.split_once('/') == Some((&group, &version)))
+        .map_or_else(|| Cow::Owned(format!("{group}/{version}")), Cow::Borrowed)
+}
+
 /// Why a body is not an AdmissionReview at all (answered with HTTP 400).
 #[derive(Debug, thiserror::Error)]
 #[error("request body is not an AdmissionReview: {0}")]
@@ -360,8 +402,10 @@ impl<'a> Review<'a> {
         };
         let Some(req) = review else {
             return Ok(Err(Answer {
-                review: AdmissionResponse::invalid("AdmissionReview has no request").into_review(),
-                kind: String::new(),
+                reply: Reply::Review(Box::new(
+                    AdmissionResponse::invalid("AdmissionReview has no request").into_review(),
+                )),
+                kind: "",
                 operation: "",
                 verdict: Verdict::Invalid,
             }));
@@ -373,11 +417,7 @@ impl<'a> Review<'a> {
             "CONNECT" => "CONNECT",
             _ => "UNKNOWN",
         };
-        let api_version = if req.kind.group.is_empty() {
-            req.kind.version
-        } else {
-            Cow::Owned(format!("{}/{}", req.kind.group, req.kind.version))
-        };
+        let api_version = api_version(req.kind.group, req.kind.version);
         let namespace = req
             .namespace
             .filter(|n| !n.is_empty())
@@ -419,13 +459,23 @@ impl<'a> Review<'a> {
         let head = view
             .head((&self.api_version, &self.kind), &self.namespace)
             .ok()??;
-        policy::passes_at_a_glance(&head, inventory).then(|| self.answer(self.response(), Verdict::Allowed))
+        policy::passes_at_a_glance(&head, inventory).then(|| self.allowed(Verdict::Allowed))
     }
 
     fn answer(&self, response: AdmissionResponse, verdict: Verdict) -> Answer {
+        self.reply(Reply::Review(Box::new(response.into_review())), verdict)
+    }
+
+    /// Allowed with nothing to say.
+    fn allowed(&self, verdict: Verdict) -> Answer {
+        let uid = self.uid.to_string();
+        self.reply(Reply::Allowed { uid }, verdict)
+    }
+
+    fn reply(&self, reply: Reply, verdict: Verdict) -> Answer {
         Answer {
-            review: response.into_review(),
-            kind: self.kind.to_string(),
+            reply,
+            kind: crate::metrics::label_kind(&self.kind),
             operation: self.operation,
             verdict,
         }
@@ -470,7 +520,7 @@ impl<'a> Review<'a> {
         let response = self.response();
         let answer = |response, verdict| self.answer(response, verdict);
         let (workload, old_workload) = match subject {
-            Subject::Skipped => return answer(response, Verdict::Skipped),
+            Subject::Skipped => return self.allowed(Verdict::Skipped),
             Subject::Invalid(message) => return answer(response.deny(message), Verdict::Invalid),
             Subject::Workload { new, old } => (new, old.as_ref()),
         };
@@ -490,7 +540,7 @@ impl<'a> Review<'a> {
         }
         let problems: Vec<String> = blocking.iter().map(|f| line(workload, f)).collect();
         match (problems.is_empty(), mode) {
-            (true, _) if warnings.is_empty() => answer(response, Verdict::Allowed),
+            (true, _) if warnings.is_empty() => self.allowed(Verdict::Allowed),
             (true, _) => answer(with_warnings(response, warnings), Verdict::Warned),
             (false, Mode::Warn) => {
                 let mut all: Vec<String> = problems
@@ -549,4 +599,39 @@ fn with_warnings(mut response: AdmissionResponse, warnings: Vec<String>) -> Admi
         response.warnings = Some(warnings);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_allowed_reply_is_written_as_kube_writes_it() {
+        for uid in [
+            "705ab4f5-6393-11e8-b7cc-42010a800002",
+            "",
+            "quote\" back\\slash \u{e9} \n",
+        ] {
+            let mut response = AdmissionResponse::invalid("");
+            response.uid = uid.to_owned();
+            response.allowed = true;
+            response.result = Default::default();
+            let kube = serde_json::to_vec(&response.into_review()).unwrap();
+            let ours = Reply::Allowed { uid: uid.to_owned() }.to_json().unwrap();
+            assert_eq!(String::from_utf8(ours).unwrap(), String::from_utf8(kube).unwrap());
+        }
+    }
+
+    #[test]
+    fn api_versions_join_group_and_version() {
+        for (group, version, joined) in [
+            ("", "v1", "v1"),
+            ("apps", "v1", "apps/v1"),
+            ("batch", "v1", "batch/v1"),
+            ("apps", "v1beta2", "apps/v1beta2"),
+            ("example.com", "v1", "example.com/v1"),
+        ] {
+            assert_eq!(api_version(group.into(), version.into()), joined);
+        }
+    }
 }

@@ -9,11 +9,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use sealgate_core::inventory::Inventory;
 use tower::limit::ConcurrencyLimitLayer;
 
@@ -143,12 +143,19 @@ async fn validate(State(s): State<AppState>, body: axum::body::Bytes) -> Respons
     match tokio::time::timeout(deadline, review(&s, &body)).await {
         Ok(Ok(answer)) => {
             s.metrics.observe(
-                &answer.kind,
+                answer.kind,
                 answer.operation,
                 answer.verdict.as_str(),
                 started.elapsed().as_secs_f64(),
             );
-            Json(answer.review).into_response()
+            match answer.reply.to_json() {
+                Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
+                Err(e) => (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("cannot write the answer: {e}\n"),
+                )
+                    .into_response(),
+            }
         }
         Ok(Err(message)) => {
             s.metrics
@@ -369,8 +376,8 @@ mod tests {
         };
         let long = review.decide(&review.subject(mode), state.live.as_ref(), mode);
         assert_eq!(
-            serde_json::to_value(&quick.review).unwrap(),
-            serde_json::to_value(&long.review).unwrap(),
+            quick.reply.to_json().unwrap(),
+            long.reply.to_json().unwrap(),
             "{body}"
         );
         assert_eq!(

@@ -71,7 +71,7 @@ impl Metrics {
 
 /// `kind` as a label value: one of the kinds the webhook checks, `""` when the
 /// request had none, `other` for the rest.
-fn label_kind(kind: &str) -> &'static str {
+pub fn label_kind(kind: &str) -> &'static str {
     const CHECKED: [&str; 8] = [
         "Deployment",
         "StatefulSet",
