@@ -166,12 +166,29 @@ impl<'a> Reader<'a> {
 
     /// Consumes the string at the current position (an opening quote): the range
     /// of its content and whether it has escapes.
+    #[inline(always)]
     fn string_span(&mut self) -> Result<(usize, usize, bool)> {
         let bytes = self.bytes();
         let start = self.pos + 1;
         let mut i = start;
         let mut escaped = false;
         loop {
+            // Eight bytes at a time while there are eight: the first quote, backslash
+            // or control character among them, if any.
+            if let Some(chunk) = bytes.get(i..i + 8) {
+                const ONES: u64 = u64::from_le_bytes([1; 8]);
+                const HIGH: u64 = ONES << 7;
+                let v = u64::from_le_bytes(chunk.try_into().map_err(|_| Unsure)?);
+                let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+                let stops = zero(v ^ (ONES * u64::from(b'"')))
+                    | zero(v ^ (ONES * u64::from(b'\\')))
+                    | (v.wrapping_sub(ONES * 0x20) & !v & HIGH);
+                if stops == 0 {
+                    i += 8;
+                    continue;
+                }
+                i += (stops.trailing_zeros() / 8) as usize;
+            }
             let b = *bytes.get(i).ok_or(Unsure)?;
             if !STRING_STOP[usize::from(b)] {
                 i += 1;

@@ -215,7 +215,9 @@ impl<'a> WorkloadView<'a> {
     /// Reads the view at the reader's position with the pull reader, as serde
     /// would read it; [`json::Unsure`]: read it with serde.
     pub fn read(r: &mut json::Reader<'a>) -> json::Result<Self> {
-        Lax::<Obj<view::Object<'a>>>::read(r).map(WorkloadView)
+        let mut view = WorkloadView::default();
+        Lax::<Obj<view::Object<'a>>>::read_into(r, &mut view.0)?;
+        Ok(view)
     }
 }
 

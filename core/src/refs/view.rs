@@ -356,9 +356,11 @@ pub(super) struct Named<'a> {
     pub name: Str<'a>,
 }
 
-/// A view type read by the pull reader, as its serde `Deserialize` reads it.
-pub(super) trait Read<'a>: Sized {
-    fn read(r: &mut Reader<'a>) -> json::Result<Self>;
+/// A view type read by the pull reader, as its serde `Deserialize` reads it. Values
+/// are read in place: the view's structs are large, and moving them costs.
+pub(super) trait Read<'a> {
+    /// Reads the next value into `out`, which is still `Absent`.
+    fn read_into(r: &mut Reader<'a>, out: &mut Self) -> json::Result<()>;
 }
 
 /// A view struct's fields by JSON name. `seen` has a bit per field read so far: a
@@ -379,20 +381,22 @@ fn other_shape<T>(r: &mut Reader<'_>, first: u8) -> json::Result<Lax<T>> {
 }
 
 impl<'a> Read<'a> for Lax<Cow<'a, str>> {
-    fn read(r: &mut Reader<'a>) -> json::Result<Self> {
-        match r.peek()? {
-            b'"' => r.string().map(Lax::Got),
-            first => other_shape(r, first),
-        }
+    fn read_into(r: &mut Reader<'a>, out: &mut Self) -> json::Result<()> {
+        *out = match r.peek()? {
+            b'"' => Lax::Got(r.string()?),
+            first => other_shape(r, first)?,
+        };
+        Ok(())
     }
 }
 
 impl<'a> Read<'a> for Lax<bool> {
-    fn read(r: &mut Reader<'a>) -> json::Result<Self> {
-        match r.peek()? {
-            b't' | b'f' => r.bool().map(Lax::Got),
-            first => other_shape(r, first),
-        }
+    fn read_into(r: &mut Reader<'a>, out: &mut Self) -> json::Result<()> {
+        *out = match r.peek()? {
+            b't' | b'f' => Lax::Got(r.bool()?),
+            first => other_shape(r, first)?,
+        };
+        Ok(())
     }
 }
 
@@ -400,38 +404,42 @@ impl<'a, T> Read<'a> for Lax<Vec<Lax<T>>>
 where
     Lax<T>: Read<'a>,
 {
-    fn read(r: &mut Reader<'a>) -> json::Result<Self> {
-        match r.peek()? {
+    fn read_into(r: &mut Reader<'a>, out: &mut Self) -> json::Result<()> {
+        *out = match r.peek()? {
             b'[' => {
                 let mut items = Vec::new();
                 r.array(|r| {
-                    items.push(Lax::<T>::read(r)?);
-                    Ok(())
+                    items.push(Lax::Absent);
+                    let item = items.last_mut().ok_or(Unsure)?;
+                    Lax::<T>::read_into(r, item)
                 })?;
-                Ok(Lax::Got(items))
+                Lax::Got(items)
             }
-            first => other_shape(r, first),
-        }
+            first => other_shape(r, first)?,
+        };
+        Ok(())
     }
 }
 
 impl<'a, T: Fields<'a>> Read<'a> for Lax<Obj<T>> {
-    fn read(r: &mut Reader<'a>) -> json::Result<Self> {
+    fn read_into(r: &mut Reader<'a>, out: &mut Self) -> json::Result<()> {
         match r.peek()? {
             b'{' => {
-                let mut t = T::default();
-                let mut seen = 0;
-                r.object(|r, key| {
-                    if t.field(&key, r, &mut seen)? {
-                        Ok(())
-                    } else {
-                        r.skip()
-                    }
-                })?;
-                Ok(Lax::Got(Obj(t)))
+                *out = Lax::Got(Obj(T::default()));
+                if let Lax::Got(Obj(t)) = out {
+                    let mut seen = 0;
+                    r.object(|r, key| {
+                        if t.field(&key, r, &mut seen)? {
+                            Ok(())
+                        } else {
+                            r.skip()
+                        }
+                    })?;
+                }
             }
-            first => other_shape(r, first),
+            first => *out = other_shape(r, first)?,
         }
+        Ok(())
     }
 }
 
@@ -447,7 +455,9 @@ impl<'a> Fields<'a> for Annotations {
             return Ok(false);
         }
         // Like a map, the last of repeated keys counts.
-        if let Lax::Got(value) = Str::read(r)? {
+        let mut value = Lax::Absent;
+        Str::read_into(r, &mut value)?;
+        if let Lax::Got(value) = value {
             self.0.insert(key.to_owned(), value.into_owned().into());
         }
         Ok(true)
@@ -466,7 +476,7 @@ macro_rules! fields {
                             return Err(Unsure);
                         }
                         *seen |= bit;
-                        self.$field = Read::read(r)?;
+                        Read::read_into(r, &mut self.$field)?;
                         return Ok(true);
                     }
                     bit <<= 1;
