@@ -110,10 +110,11 @@ pub fn router(state: AppState, max_in_flight: usize) -> Router {
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(ConcurrencyLimitLayer::new(max_in_flight.max(1)))
-        .with_state(state)
+        // One Arc for the whole state: a request clones it once.
+        .with_state(Arc::new(state))
 }
 
-async fn readyz(State(s): State<AppState>) -> Response {
+async fn readyz(State(s): State<Arc<AppState>>) -> Response {
     if s.ready.load(Ordering::Relaxed) {
         (StatusCode::OK, "ok\n").into_response()
     } else {
@@ -121,7 +122,7 @@ async fn readyz(State(s): State<AppState>) -> Response {
     }
 }
 
-async fn metrics(State(s): State<AppState>) -> Response {
+async fn metrics(State(s): State<Arc<AppState>>) -> Response {
     (
         [(
             header::CONTENT_TYPE,
@@ -132,16 +133,38 @@ async fn metrics(State(s): State<AppState>) -> Response {
         .into_response()
 }
 
-async fn validate(State(s): State<AppState>, body: axum::body::Bytes) -> Response {
+async fn validate(State(s): State<Arc<AppState>>, body: axum::body::Bytes) -> Response {
     let started = Instant::now();
     if !s.ready.load(Ordering::Relaxed) {
         // Answering from half-filled caches would deny what exists; let failurePolicy decide.
         s.metrics.observe("", "", "not_ready", 0.0);
         return (StatusCode::SERVICE_UNAVAILABLE, "watch caches not synced yet\n").into_response();
     }
-    let deadline = s.deadline;
-    match tokio::time::timeout(deadline, review(&s, &body)).await {
-        Ok(Ok(answer)) => {
+    let answer = match Review::parse(&body) {
+        Err(e) => Err(format!("{e}\n")),
+        Ok(Err(answer)) => Ok(answer),
+        Ok(Ok(review)) => {
+            let mode = mode(&s, review.namespace());
+            // The glance does no I/O, so it needs no deadline; the long way may read Secrets.
+            match review.allow_at_a_glance(mode, s.live.as_ref()) {
+                Some(answer) => Ok(answer),
+                None => match tokio::time::timeout(s.deadline, decide(&s, &review, mode)).await {
+                    Ok(answer) => Ok(answer),
+                    Err(_) => {
+                        s.metrics
+                            .observe("", "", "timeout", started.elapsed().as_secs_f64());
+                        return (
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            format!("no decision within {:?}\n", s.deadline),
+                        )
+                            .into_response();
+                    }
+                },
+            }
+        }
+    };
+    match answer {
+        Ok(answer) => {
             s.metrics.observe(
                 answer.kind,
                 answer.operation,
@@ -150,47 +173,32 @@ async fn validate(State(s): State<AppState>, body: axum::body::Bytes) -> Respons
             );
             match answer.reply.to_json() {
                 Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
-                Err(e) => (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    format!("cannot write the answer: {e}\n"),
-                )
+                Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("cannot write the answer: {e}\n"))
                     .into_response(),
             }
         }
-        Ok(Err(message)) => {
+        Err(message) => {
             s.metrics
                 .observe("", "", "invalid", started.elapsed().as_secs_f64());
             (StatusCode::BAD_REQUEST, message).into_response()
         }
-        Err(_) => {
-            s.metrics
-                .observe("", "", "timeout", started.elapsed().as_secs_f64());
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("no decision within {deadline:?}\n"),
-            )
-                .into_response()
-        }
     }
 }
 
-async fn review(s: &AppState, body: &[u8]) -> Result<crate::admission::Answer, String> {
-    let review = match Review::parse(body).map_err(|e| format!("{e}\n"))? {
-        Ok(r) => r,
-        Err(answer) => return Ok(answer),
-    };
-    let namespace = review.namespace();
-    let mode = match s.live.namespace_mode(namespace) {
+/// The namespace's mode, or the default.
+fn mode(s: &AppState, namespace: &str) -> Mode {
+    match s.live.namespace_mode(namespace) {
         Some(Ok(mode)) => mode,
         Some(Err(e)) => {
             tracing::warn!(%namespace, "{e}; using the default mode");
             s.default_mode
         }
         None => s.default_mode,
-    };
-    if let Some(answer) = review.allow_at_a_glance(mode, s.live.as_ref()) {
-        return Ok(answer);
     }
+}
+
+/// The long way: key names the caches lack are read, then the full decision.
+async fn decide(s: &AppState, review: &Review<'_>, mode: Mode) -> crate::admission::Answer {
     let subject = review.subject(mode);
     let mut keys = HashMap::new();
     if let Some(reader) = &s.key_reader {
@@ -204,7 +212,7 @@ async fn review(s: &AppState, body: &[u8]) -> Result<crate::admission::Answer, S
         base: s.live.as_ref(),
         keys,
     };
-    Ok(review.decide(&subject, &inventory, mode))
+    review.decide(&subject, &inventory, mode)
 }
 
 #[cfg(test)]
