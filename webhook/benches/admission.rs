@@ -1,7 +1,7 @@
 //! Load on the webhook over TLS on loopback, with keep-alive, next to a bare
 //! axum+rustls handler that always allows (the ceiling), in the same run.
 //!
-//! The webhook's watch caches (reflector stores, filled as a watch fills them)
+//! The webhook's watch caches (filled as a watch fills them)
 //! hold 10,000 Secrets and 1,000 SealedSecrets; each request is a
 //! realistic AdmissionReview of a Deployment with 10 Secret references.
 //! Reports throughput and p50/p99 latency at 1,000 requests/s and at
@@ -21,8 +21,6 @@ use axum::routing::post;
 use k8s_openapi::api::core::v1::{Namespace, Secret, ServiceAccount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, ObjectMeta, Time};
 use kube::api::PartialObjectMeta;
-use kube::runtime::reflector::{self, Store};
-use kube::runtime::watcher;
 use rcgen::{CertificateParams, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use sealgate_core::crd::{SealedSecretSpec, SealedSecretStatus};
@@ -35,20 +33,8 @@ use tokio::net::TcpListener;
 
 const SECONDS: u64 = 5;
 
-/// The webhook's own watch caches (reflector stores), filled as a watch would.
+/// The webhook's own watch caches, filled as a watch's first list fills them.
 fn caches() -> Caches {
-    fn store<K>(objects: impl Iterator<Item = K>) -> Store<K>
-    where
-        K: kube::Resource<DynamicType = ()> + Clone + 'static,
-    {
-        let mut writer = reflector::store::Writer::<K>::default();
-        writer.apply_watcher_event(&watcher::Event::Init);
-        for o in objects {
-            writer.apply_watcher_event(&watcher::Event::InitApply(o));
-        }
-        writer.apply_watcher_event(&watcher::Event::InitDone);
-        writer.as_reader()
-    }
     let secrets = (0..10_000).map(|i| {
         let meta = ObjectMeta {
             name: Some(format!("secret-{i}")),
@@ -107,7 +93,12 @@ fn caches() -> Caches {
         },
         ..ServiceAccount::default()
     });
-    Caches::from_stores(store(secrets), store(sealed), store(accounts), store(namespaces))
+    Caches::from_lists(
+        secrets.collect(),
+        sealed.collect(),
+        accounts.collect(),
+        namespaces.collect(),
+    )
 }
 
 /// A Deployment in team-7 with 10 references, all satisfied.

@@ -2,7 +2,6 @@
 //! (never values), SealedSecrets, ServiceAccounts and Namespace labels, plus
 //! Certificates and ExternalSecrets when their CRDs are installed.
 
-use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -12,13 +11,14 @@ use k8s_openapi::api::core::v1::{Namespace, Secret, ServiceAccount};
 use kube::Client;
 use kube::api::{Api, ListParams, PartialObjectMeta};
 use kube::core::{ApiResource, DynamicObject, GroupVersionKind};
-use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use sealgate_core::inventory::{self, Inventory, Keys, MemoryInventory, Provider, ProviderKind};
 use sealgate_core::{SealedSecret, names};
 use zeroize::Zeroize;
 
 use crate::admission::Mode;
+use crate::index::{Index, Snapshot};
 
 /// Watch caches of optional provider kinds: (apiVersion, kind, cache).
 type OptionalStores = Arc<RwLock<Vec<(String, String, Store<DynamicObject>)>>>;
@@ -26,10 +26,10 @@ type OptionalStores = Arc<RwLock<Vec<(String, String, Store<DynamicObject>)>>>;
 /// Watch caches and what they answer.
 #[derive(Clone)]
 pub struct Caches {
-    secrets: Store<PartialObjectMeta<Secret>>,
-    sealed: Store<SealedSecret>,
-    accounts: Store<ServiceAccount>,
-    namespaces: Store<PartialObjectMeta<Namespace>>,
+    secrets: Index<PartialObjectMeta<Secret>>,
+    sealed: Index<SealedSecret>,
+    accounts: Index<ServiceAccount>,
+    namespaces: Index<PartialObjectMeta<Namespace>>,
     optional: OptionalStores,
 }
 
@@ -38,29 +38,29 @@ impl Caches {
     /// [`Caches::wait_synced`] resolves when every cache has its first full list.
     pub fn spawn(client: Client) -> Self {
         let caches = Caches {
-            secrets: spawn_reflector(Api::<PartialObjectMeta<Secret>>::all(client.clone())),
-            sealed: spawn_reflector(Api::<SealedSecret>::all(client.clone())),
-            accounts: spawn_reflector(Api::<ServiceAccount>::all(client.clone())),
-            namespaces: spawn_reflector(Api::<PartialObjectMeta<Namespace>>::all(client.clone())),
+            secrets: spawn_index(Api::<PartialObjectMeta<Secret>>::all(client.clone())),
+            sealed: spawn_index(Api::<SealedSecret>::all(client.clone())),
+            accounts: spawn_index(Api::<ServiceAccount>::all(client.clone())),
+            namespaces: spawn_index(Api::<PartialObjectMeta<Namespace>>::all(client.clone())),
             optional: Arc::default(),
         };
         tokio::spawn(watch_optional_kinds(client, caches.optional.clone()));
         caches
     }
 
-    /// Caches over stores filled by other means (tests and benchmarks drive a
-    /// [`reflector::store::Writer`] by hand); no optional kinds.
-    pub fn from_stores(
-        secrets: Store<PartialObjectMeta<Secret>>,
-        sealed: Store<SealedSecret>,
-        accounts: Store<ServiceAccount>,
-        namespaces: Store<PartialObjectMeta<Namespace>>,
+    /// Caches holding these objects, applied as a watch's first list is (for tests
+    /// and benchmarks); no optional kinds.
+    pub fn from_lists(
+        secrets: Vec<PartialObjectMeta<Secret>>,
+        sealed: Vec<SealedSecret>,
+        accounts: Vec<ServiceAccount>,
+        namespaces: Vec<PartialObjectMeta<Namespace>>,
     ) -> Self {
         Caches {
-            secrets,
-            sealed,
-            accounts,
-            namespaces,
+            secrets: listed(secrets),
+            sealed: listed(sealed),
+            accounts: listed(accounts),
+            namespaces: listed(namespaces),
             optional: Arc::default(),
         }
     }
@@ -68,26 +68,28 @@ impl Caches {
     /// Waits until every cache has synced (a cache whose watch keeps failing, e.g.
     /// the SealedSecret CRD not installed, keeps the webhook unready and is logged).
     pub async fn wait_synced(&self) {
-        let _ = self.secrets.wait_until_ready().await;
-        let _ = self.sealed.wait_until_ready().await;
-        let _ = self.accounts.wait_until_ready().await;
-        let _ = self.namespaces.wait_until_ready().await;
+        self.secrets.wait_synced().await;
+        self.sealed.wait_synced().await;
+        self.accounts.wait_synced().await;
+        self.namespaces.wait_synced().await;
         tracing::info!("watch caches synced");
     }
 
     /// The namespace's `sealgate.dev/admission` mode, if it sets one.
     pub fn namespace_mode(&self, namespace: &str) -> Option<Result<Mode, String>> {
-        let ns = lookup(&self.namespaces, None, namespace)?;
+        let namespaces = self.namespaces.read();
+        let ns = namespaces.get("", namespace)?;
         let label = ns.metadata.labels.as_ref()?.get(names::LABEL_ADMISSION)?;
         Some(label.parse())
     }
 
     /// Secrets among `wanted` that exist but whose key names the caches do not know.
     pub fn unknown_key_secrets(&self, wanted: &[(String, String)]) -> Vec<(String, String)> {
+        let secrets = self.secrets.read();
         let mut out: Vec<(String, String)> = wanted
             .iter()
             .filter(|(ns, name)| {
-                lookup(&self.secrets, Some(ns), name).is_some_and(|meta| {
+                secrets.get(ns, name).is_some_and(|meta| {
                     !meta
                         .metadata
                         .annotations
@@ -101,48 +103,29 @@ impl Caches {
         out.dedup();
         out
     }
-}
 
-/// A watch cache looked up by a key kept per thread, so that a lookup allocates
-/// nothing (a review looks up a dozen names, and the allocator is shared by every
-/// request in flight).
-trait Keyed: kube::Resource<DynamicType = ()> + Clone + 'static {
-    fn with_key<R>(f: impl FnOnce(&mut ObjectRef<Self>) -> R) -> R;
-}
-
-macro_rules! keyed {
-    ($($kind:ty),*) => {$(
-        impl Keyed for $kind {
-            fn with_key<R>(f: impl FnOnce(&mut ObjectRef<Self>) -> R) -> R {
-                thread_local!(static KEY: RefCell<ObjectRef<$kind>> = RefCell::new(ObjectRef::new("")));
-                KEY.with_borrow_mut(f)
-            }
+    /// The caches read once for many lookups (one review's): each lookup on
+    /// [`Caches`] itself takes the caches' locks anew.
+    pub fn view(&self) -> View<'_> {
+        View {
+            secrets: self.secrets.read(),
+            sealed: self.sealed.read(),
+            accounts: self.accounts.read(),
+            optional: &self.optional,
         }
-    )*};
+    }
 }
 
-keyed!(
-    PartialObjectMeta<Secret>,
-    SealedSecret,
-    ServiceAccount,
-    PartialObjectMeta<Namespace>
-);
-
-/// `namespace/name` (`name` for cluster-scoped kinds) in `store`.
-fn lookup<K: Keyed>(store: &Store<K>, namespace: Option<&str>, name: &str) -> Option<Arc<K>> {
-    K::with_key(|key| {
-        key.name.clear();
-        key.name.push_str(name);
-        match (namespace, &mut key.namespace) {
-            (Some(ns), Some(kept)) => {
-                kept.clear();
-                kept.push_str(ns);
-            }
-            (Some(ns), kept) => *kept = Some(ns.to_owned()),
-            (None, kept) => *kept = None,
-        }
-        store.get(key)
-    })
+/// An index holding `objects`, filled as a watch's first list fills it.
+fn listed<K: kube::Resource>(objects: Vec<K>) -> Index<K> {
+    let index = Index::default();
+    let mut writer = index.writer();
+    writer.apply(watcher::Event::Init);
+    for o in objects {
+        writer.apply(watcher::Event::InitApply(o));
+    }
+    writer.apply(watcher::Event::InitDone);
+    index
 }
 
 /// Reads the key names of one Secret and drops its values at once.
@@ -165,7 +148,7 @@ pub async fn read_key_names(client: &Client, namespace: &str, name: &str) -> Opt
     Some(keys)
 }
 
-fn spawn_reflector<K>(api: Api<K>) -> Store<K>
+fn spawn_index<K>(api: Api<K>) -> Index<K>
 where
     K: kube::Resource<DynamicType = ()>
         + Clone
@@ -175,19 +158,19 @@ where
         + Sync
         + 'static,
 {
-    let (store, writer) = reflector::store();
-    let stream = reflector::reflector(writer, watcher(api, watcher::Config::default().any_semantic()))
-        .default_backoff()
-        .applied_objects();
+    let index = Index::default();
+    let mut writer = index.writer();
+    let stream = watcher(api, watcher::Config::default().any_semantic()).default_backoff();
     tokio::spawn(async move {
         futures::pin_mut!(stream);
         while let Some(item) = stream.next().await {
-            if let Err(e) = item {
-                tracing::warn!(error = %e, "watch error; retrying");
+            match item {
+                Ok(event) => writer.apply(event),
+                Err(e) => tracing::warn!(error = %e, "watch error; retrying"),
             }
         }
     });
-    store
+    index
 }
 
 /// Checks at start and every five minutes whether the optional CRDs are served,
@@ -260,23 +243,35 @@ fn writer_type(api_version: &str, kind: &str, plural: &str) -> ApiResource {
     ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural)
 }
 
-impl Inventory for Caches {
+/// The caches read once: see [`Caches::view`].
+pub struct View<'a> {
+    secrets: Snapshot<'a, PartialObjectMeta<Secret>>,
+    sealed: Snapshot<'a, SealedSecret>,
+    accounts: Snapshot<'a, ServiceAccount>,
+    optional: &'a OptionalStores,
+}
+
+impl Inventory for View<'_> {
     fn provides(&self, namespace: &str, name: &str, key: Option<&str>) -> bool {
         let stamp_has = |meta: &PartialObjectMeta<Secret>, key: &str| {
             let annotations = meta.metadata.annotations.as_ref();
             let stamp = annotations.and_then(|a| a.get(names::ANNOTATION_KEYS));
             stamp.is_some_and(|s| inventory::key_stamp_has(s, key))
         };
-        let by_secret = lookup(&self.secrets, Some(namespace), name)
-            .is_some_and(|meta| key.is_none_or(|k| stamp_has(&meta, k)));
+        let by_secret = self
+            .secrets
+            .get(namespace, name)
+            .is_some_and(|meta| key.is_none_or(|k| stamp_has(meta, k)));
         by_secret
-            || lookup(&self.sealed, Some(namespace), name)
-                .is_some_and(|sealed| inventory::sealed_secret_serves(&sealed, key))
+            || self
+                .sealed
+                .get(namespace, name)
+                .is_some_and(|sealed| inventory::sealed_secret_serves(sealed, key))
     }
 
     fn providers(&self, namespace: &str, name: &str) -> Vec<Provider> {
         let mut out = Vec::new();
-        if let Some(meta) = lookup(&self.secrets, Some(namespace), name) {
+        if let Some(meta) = self.secrets.get(namespace, name) {
             let stamp = meta
                 .metadata
                 .annotations
@@ -288,8 +283,8 @@ impl Inventory for Caches {
                 name,
             ));
         }
-        if let Some(sealed) = lookup(&self.sealed, Some(namespace), name) {
-            out.push(inventory::sealed_secret_provider_of(&sealed, namespace, name));
+        if let Some(sealed) = self.sealed.get(namespace, name) {
+            out.push(inventory::sealed_secret_provider_of(sealed, namespace, name));
         }
         let optional = self.optional.read().map(|o| o.clone()).unwrap_or_default();
         if !optional.is_empty() {
@@ -313,7 +308,7 @@ impl Inventory for Caches {
     }
 
     fn service_account_pull_secrets(&self, namespace: &str, name: &str) -> Option<Vec<String>> {
-        let sa = lookup(&self.accounts, Some(namespace), name)?;
+        let sa = self.accounts.get(namespace, name)?;
         Some(
             sa.image_pull_secrets
                 .iter()
@@ -321,6 +316,20 @@ impl Inventory for Caches {
                 .map(|r| r.name.clone())
                 .collect(),
         )
+    }
+}
+
+impl Inventory for Caches {
+    fn provides(&self, namespace: &str, name: &str, key: Option<&str>) -> bool {
+        self.view().provides(namespace, name, key)
+    }
+
+    fn providers(&self, namespace: &str, name: &str) -> Vec<Provider> {
+        self.view().providers(namespace, name)
+    }
+
+    fn service_account_pull_secrets(&self, namespace: &str, name: &str) -> Option<Vec<String>> {
+        self.view().service_account_pull_secrets(namespace, name)
     }
 }
 
@@ -364,17 +373,6 @@ mod tests {
     use super::*;
     use http::{Request, Response};
     use kube::client::Body;
-
-    fn store_of<K>(objects: Vec<K>) -> Store<K>
-    where
-        K: kube::Resource<DynamicType = ()> + Clone + 'static,
-    {
-        let mut writer = reflector::store::Writer::<K>::default();
-        for o in objects {
-            writer.apply_watcher_event(&watcher::Event::Apply(o));
-        }
-        writer.as_reader()
-    }
 
     fn meta<K>(
         ns: Option<&str>,
@@ -420,19 +418,18 @@ mod tests {
         sa.image_pull_secrets = Some(vec![k8s_openapi::api::core::v1::LocalObjectReference {
             name: "regcred".into(),
         }]);
-        let caches = Caches {
-            secrets: store_of(vec![
+        let caches = Caches::from_lists(
+            vec![
                 meta::<Secret>(Some("prod"), "stamped", &[(names::ANNOTATION_KEYS, "a,b")], &[]),
                 meta::<Secret>(Some("prod"), "plain", &[], &[]),
-            ]),
-            sealed: store_of(vec![sealed]),
-            accounts: store_of(vec![sa]),
-            namespaces: store_of(vec![
+            ],
+            vec![sealed],
+            vec![sa],
+            vec![
                 meta::<Namespace>(None, "prod", &[], &[(names::LABEL_ADMISSION, "warn")]),
                 meta::<Namespace>(None, "odd", &[], &[(names::LABEL_ADMISSION, "sometimes")]),
-            ]),
-            optional: Arc::default(),
-        };
+            ],
+        );
         for (name, key, sure) in [
             ("stamped", Some("b"), true),
             ("stamped", Some("c"), false),

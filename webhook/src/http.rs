@@ -36,6 +36,8 @@ pub trait Live: Inventory + Send + Sync {
     fn namespace_mode(&self, namespace: &str) -> Option<Result<Mode, String>>;
     /// Referenced Secrets that exist but whose key names are unknown.
     fn unknown_key_secrets(&self, wanted: &[(String, String)]) -> Vec<(String, String)>;
+    /// Runs `f` over the inventory read once for all of `f`'s lookups.
+    fn with_view(&self, f: &mut dyn FnMut(&dyn Inventory));
 }
 
 impl Live for crate::cache::Caches {
@@ -44,6 +46,9 @@ impl Live for crate::cache::Caches {
     }
     fn unknown_key_secrets(&self, wanted: &[(String, String)]) -> Vec<(String, String)> {
         crate::cache::Caches::unknown_key_secrets(self, wanted)
+    }
+    fn with_view(&self, f: &mut dyn FnMut(&dyn Inventory)) {
+        f(&self.view());
     }
 }
 
@@ -81,6 +86,9 @@ impl Live for StaticLive {
             .filter(|w| self.unknown.contains(w))
             .cloned()
             .collect()
+    }
+    fn with_view(&self, f: &mut dyn FnMut(&dyn Inventory)) {
+        f(self);
     }
 }
 
@@ -146,7 +154,10 @@ async fn validate(State(s): State<Arc<AppState>>, body: axum::body::Bytes) -> Re
         Ok(Ok(review)) => {
             let mode = mode(&s, review.namespace());
             // The glance does no I/O, so it needs no deadline; the long way may read Secrets.
-            match review.allow_at_a_glance(mode, s.live.as_ref()) {
+            let mut glance = None;
+            s.live
+                .with_view(&mut |inventory| glance = review.allow_at_a_glance(mode, inventory));
+            match glance {
                 Some(answer) => Ok(answer),
                 None => match tokio::time::timeout(s.deadline, decide(&s, &review, mode)).await {
                     Ok(answer) => Ok(answer),
@@ -173,7 +184,10 @@ async fn validate(State(s): State<Arc<AppState>>, body: axum::body::Bytes) -> Re
             );
             match answer.reply.to_json() {
                 Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
-                Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("cannot write the answer: {e}\n"))
+                Err(e) => (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("cannot write the answer: {e}\n"),
+                )
                     .into_response(),
             }
         }

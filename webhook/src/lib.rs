@@ -10,6 +10,7 @@
 pub mod admission;
 pub mod cache;
 pub mod http;
+pub mod index;
 pub mod metrics;
 pub mod server;
 pub mod tls;

@@ -88,6 +88,9 @@ mod tests {
         fn unknown_key_secrets(&self, _: &[(String, String)]) -> Vec<(String, String)> {
             Vec::new()
         }
+        fn with_view(&self, f: &mut dyn FnMut(&dyn sealgate_core::inventory::Inventory)) {
+            f(self);
+        }
     }
 
     struct Ca {
