@@ -18,7 +18,7 @@ use sealgate_core::{SealedSecret, names};
 use zeroize::Zeroize;
 
 use crate::admission::Mode;
-use crate::index::{Index, Snapshot};
+use crate::index::{Index, Names, Snapshot};
 
 /// Watch caches of optional provider kinds: (apiVersion, kind, cache).
 type OptionalStores = Arc<RwLock<Vec<(String, String, Store<DynamicObject>)>>>;
@@ -251,22 +251,65 @@ pub struct View<'a> {
     optional: &'a OptionalStores,
 }
 
+impl<'a> View<'a> {
+    /// The view with one namespace's objects found once: a review's lookups are
+    /// nearly all in its own namespace.
+    pub fn near<'v>(&'v self, namespace: &'v str) -> Near<'v> {
+        Near {
+            view: self,
+            namespace,
+            secrets: self.secrets.namespace(namespace),
+            sealed: self.sealed.namespace(namespace),
+        }
+    }
+}
+
+/// A [`View`] with one namespace's Secrets and SealedSecrets at hand.
+pub struct Near<'v> {
+    view: &'v View<'v>,
+    namespace: &'v str,
+    secrets: Names<'v, PartialObjectMeta<Secret>>,
+    sealed: Names<'v, SealedSecret>,
+}
+
+/// Whether a Secret or SealedSecret surely serves `key` (see [`Inventory::provides`]).
+fn serves(
+    secret: Option<&PartialObjectMeta<Secret>>,
+    sealed: Option<&SealedSecret>,
+    key: Option<&str>,
+) -> bool {
+    let stamp_has = |meta: &PartialObjectMeta<Secret>, key: &str| {
+        let annotations = meta.metadata.annotations.as_ref();
+        let stamp = annotations.and_then(|a| a.get(names::ANNOTATION_KEYS));
+        stamp.is_some_and(|s| inventory::key_stamp_has(s, key))
+    };
+    secret.is_some_and(|meta| key.is_none_or(|k| stamp_has(meta, k)))
+        || sealed.is_some_and(|sealed| inventory::sealed_secret_serves(sealed, key))
+}
+
+impl Inventory for Near<'_> {
+    fn provides(&self, namespace: &str, name: &str, key: Option<&str>) -> bool {
+        if namespace != self.namespace {
+            return self.view.provides(namespace, name, key);
+        }
+        // The SealedSecret is looked up only when the Secret does not serve.
+        let secret = self.secrets.get(name);
+        serves(secret, None, key) || serves(None, self.sealed.get(name), key)
+    }
+
+    fn providers(&self, namespace: &str, name: &str) -> Vec<Provider> {
+        self.view.providers(namespace, name)
+    }
+
+    fn service_account_pull_secrets(&self, namespace: &str, name: &str) -> Option<Vec<String>> {
+        self.view.service_account_pull_secrets(namespace, name)
+    }
+}
+
 impl Inventory for View<'_> {
     fn provides(&self, namespace: &str, name: &str, key: Option<&str>) -> bool {
-        let stamp_has = |meta: &PartialObjectMeta<Secret>, key: &str| {
-            let annotations = meta.metadata.annotations.as_ref();
-            let stamp = annotations.and_then(|a| a.get(names::ANNOTATION_KEYS));
-            stamp.is_some_and(|s| inventory::key_stamp_has(s, key))
-        };
-        let by_secret = self
-            .secrets
-            .get(namespace, name)
-            .is_some_and(|meta| key.is_none_or(|k| stamp_has(meta, k)));
-        by_secret
-            || self
-                .sealed
-                .get(namespace, name)
-                .is_some_and(|sealed| inventory::sealed_secret_serves(sealed, key))
+        serves(self.secrets.get(namespace, name), None, key)
+            || serves(None, self.sealed.get(namespace, name), key)
     }
 
     fn providers(&self, namespace: &str, name: &str) -> Vec<Provider> {
@@ -440,6 +483,14 @@ mod tests {
             ("absent", None, false),
         ] {
             assert_eq!(caches.provides("prod", name, key), sure, "{name} {key:?}");
+            let view = caches.view();
+            for near in ["prod", "dev"] {
+                assert_eq!(
+                    view.near(near).provides("prod", name, key),
+                    sure,
+                    "{near}: {name} {key:?}"
+                );
+            }
             let full = caches.providers("prod", name).iter().any(|p| p.serves(key));
             assert_eq!(
                 full, sure,

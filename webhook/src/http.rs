@@ -36,8 +36,9 @@ pub trait Live: Inventory + Send + Sync {
     fn namespace_mode(&self, namespace: &str) -> Option<Result<Mode, String>>;
     /// Referenced Secrets that exist but whose key names are unknown.
     fn unknown_key_secrets(&self, wanted: &[(String, String)]) -> Vec<(String, String)>;
-    /// Runs `f` over the inventory read once for all of `f`'s lookups.
-    fn with_view(&self, f: &mut dyn FnMut(&dyn Inventory));
+    /// Runs `f` over the inventory read once for all of `f`'s lookups, which are
+    /// mostly in `namespace`.
+    fn with_view(&self, namespace: &str, f: &mut dyn FnMut(&dyn Inventory));
 }
 
 impl Live for crate::cache::Caches {
@@ -47,8 +48,8 @@ impl Live for crate::cache::Caches {
     fn unknown_key_secrets(&self, wanted: &[(String, String)]) -> Vec<(String, String)> {
         crate::cache::Caches::unknown_key_secrets(self, wanted)
     }
-    fn with_view(&self, f: &mut dyn FnMut(&dyn Inventory)) {
-        f(&self.view());
+    fn with_view(&self, namespace: &str, f: &mut dyn FnMut(&dyn Inventory)) {
+        f(&self.view().near(namespace));
     }
 }
 
@@ -87,7 +88,7 @@ impl Live for StaticLive {
             .cloned()
             .collect()
     }
-    fn with_view(&self, f: &mut dyn FnMut(&dyn Inventory)) {
+    fn with_view(&self, _: &str, f: &mut dyn FnMut(&dyn Inventory)) {
         f(self);
     }
 }
@@ -155,8 +156,9 @@ async fn validate(State(s): State<Arc<AppState>>, body: axum::body::Bytes) -> Re
             let mode = mode(&s, review.namespace());
             // The glance does no I/O, so it needs no deadline; the long way may read Secrets.
             let mut glance = None;
-            s.live
-                .with_view(&mut |inventory| glance = review.allow_at_a_glance(mode, inventory));
+            s.live.with_view(review.namespace(), &mut |inventory| {
+                glance = review.allow_at_a_glance(mode, inventory);
+            });
             match glance {
                 Some(answer) => Ok(answer),
                 None => match tokio::time::timeout(s.deadline, decide(&s, &review, mode)).await {

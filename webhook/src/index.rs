@@ -127,6 +127,11 @@ impl<K> Snapshot<'_, K> {
         self.0.get(namespace)?.get(name).map(Arc::as_ref)
     }
 
+    /// The objects of one namespace, found once for many lookups.
+    pub fn namespace(&self, namespace: &str) -> Names<'_, K> {
+        Names(self.0.get(namespace))
+    }
+
     /// Objects in `namespace`.
     pub fn in_namespace(&self, namespace: &str) -> impl Iterator<Item = &K> {
         self.0
@@ -143,6 +148,16 @@ impl<K> Snapshot<'_, K> {
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+}
+
+/// The objects of one namespace in a [`Snapshot`].
+pub struct Names<'s, K>(Option<&'s HashMap<String, Arc<K>, RandomState>>);
+
+impl<'s, K> Names<'s, K> {
+    /// The object `name`.
+    pub fn get(&self, name: &str) -> Option<&'s K> {
+        self.0?.get(name).map(Arc::as_ref)
     }
 }
 
@@ -186,6 +201,8 @@ mod tests {
         writer.apply(Event::Delete(object("a", "two", "")));
         assert_eq!(value(&index, "a", "two"), None);
         assert_eq!(index.read().in_namespace("a").count(), 1);
+        assert!(index.read().namespace("a").get("one").is_some());
+        assert!(index.read().namespace("b").get("one").is_none());
 
         // A relist replaces everything once complete: objects it lacks are gone.
         writer.apply(Event::Init);

@@ -88,7 +88,7 @@ mod tests {
         fn unknown_key_secrets(&self, _: &[(String, String)]) -> Vec<(String, String)> {
             Vec::new()
         }
-        fn with_view(&self, f: &mut dyn FnMut(&dyn sealgate_core::inventory::Inventory)) {
+        fn with_view(&self, _: &str, f: &mut dyn FnMut(&dyn sealgate_core::inventory::Inventory)) {
             f(self);
         }
     }
