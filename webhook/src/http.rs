@@ -10,12 +10,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use sealgate_core::inventory::Inventory;
-use tower::limit::ConcurrencyLimitLayer;
+use tokio::sync::Semaphore;
 
 use crate::admission::{Mode, Review};
 use crate::cache::WithKeys;
@@ -110,20 +111,41 @@ pub struct AppState {
     pub deadline: Duration,
 }
 
-/// The router with its limits.
+/// The state and the limit on reviews in flight, behind one `Arc`: a request
+/// clones it once.
+struct Served {
+    state: AppState,
+    /// Permits for reviews in flight; a review takes one before its body is read,
+    /// so at most this many bodies (each at most [`MAX_BODY`]) are held at once.
+    in_flight: Semaphore,
+}
+
+impl std::ops::Deref for Served {
+    type Target = AppState;
+
+    fn deref(&self) -> &AppState {
+        &self.state
+    }
+}
+
+/// The router with its limits. Reviews beyond `max_in_flight` wait for a turn
+/// (within the API server's timeout) rather than being refused.
 pub fn router(state: AppState, max_in_flight: usize) -> Router {
+    let served = Served {
+        state,
+        in_flight: Semaphore::new(max_in_flight.max(1)),
+    };
+    // The limits are taken in `validate` itself: as tower layers they cost a
+    // review more than its whole decision at a glance.
     Router::new()
         .route("/validate", post(validate))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(ConcurrencyLimitLayer::new(max_in_flight.max(1)))
-        // One Arc for the whole state: a request clones it once.
-        .with_state(Arc::new(state))
+        .with_state(Arc::new(served))
 }
 
-async fn readyz(State(s): State<Arc<AppState>>) -> Response {
+async fn readyz(State(s): State<Arc<Served>>) -> Response {
     if s.ready.load(Ordering::Relaxed) {
         (StatusCode::OK, "ok\n").into_response()
     } else {
@@ -131,7 +153,7 @@ async fn readyz(State(s): State<Arc<AppState>>) -> Response {
     }
 }
 
-async fn metrics(State(s): State<Arc<AppState>>) -> Response {
+async fn metrics(State(s): State<Arc<Served>>) -> Response {
     (
         [(
             header::CONTENT_TYPE,
@@ -142,13 +164,37 @@ async fn metrics(State(s): State<Arc<AppState>>) -> Response {
         .into_response()
 }
 
-async fn validate(State(s): State<Arc<AppState>>, body: axum::body::Bytes) -> Response {
+async fn validate(State(s): State<Arc<Served>>, request: Request) -> Response {
     let started = Instant::now();
     if !s.ready.load(Ordering::Relaxed) {
         // Answering from half-filled caches would deny what exists; let failurePolicy decide.
         s.metrics.observe("", "", "not_ready", 0.0);
         return (StatusCode::SERVICE_UNAVAILABLE, "watch caches not synced yet\n").into_response();
     }
+    let Ok(_turn) = s.in_flight.acquire().await else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
+    };
+    let body = match Limited::new(request.into_body(), MAX_BODY).collect().await {
+        Ok(body) => body.to_bytes(),
+        Err(e) if e.is::<LengthLimitError>() => {
+            s.metrics
+                .observe("", "", "invalid", started.elapsed().as_secs_f64());
+            return (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("request body is over the limit of {MAX_BODY} bytes\n"),
+            )
+                .into_response();
+        }
+        Err(e) => {
+            s.metrics
+                .observe("", "", "invalid", started.elapsed().as_secs_f64());
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("cannot read the request body: {e}\n"),
+            )
+                .into_response();
+        }
+    };
     let answer = match Review::parse(&body) {
         Err(e) => Err(format!("{e}\n")),
         Ok(Err(answer)) => Ok(answer),
@@ -672,6 +718,52 @@ mod tests {
         assert_eq!(
             other_ns["allowed"], false,
             "a Secret in another namespace does not count"
+        );
+    }
+
+    #[tokio::test]
+    async fn reviews_beyond_the_limit_wait_their_turn() {
+        // The first review waits in its key read until released; with one review in
+        // flight allowed, the second waits for it.
+        let release = Arc::new(tokio::sync::Notify::new());
+        let waiting = release.clone();
+        let reader: KeyReader = Arc::new(move |_, _| {
+            let waiting = waiting.clone();
+            Box::pin(async move {
+                waiting.notified().await;
+                Some(BTreeSet::from(["password".to_owned()]))
+            })
+        });
+        let legacy = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "legacy", "namespace": "prod"}});
+        let slow = workload("v1", "Pod", pod_spec(json!([env("P", "legacy", "password")])));
+        let quick = workload("v1", "Pod", pod_spec(json!([])));
+        let app = router(state_with(vec![legacy], &[], Mode::Enforce, Some(reader)), 1);
+        let send = |object: &Value| {
+            let req = Request::builder()
+                .method("POST")
+                .uri("/validate")
+                .body(Body::from(review("CREATE", object, None).to_string()))
+                .unwrap();
+            tokio::spawn(app.clone().oneshot(req))
+        };
+        let first = send(&slow);
+        tokio::task::yield_now().await;
+        let mut second = send(&quick);
+        let short = Duration::from_millis(200);
+        assert!(
+            tokio::time::timeout(short, &mut second).await.is_err(),
+            "the second review waits while the first holds the only turn"
+        );
+        release.notify_one();
+        let first = first.await.unwrap().unwrap();
+        let second = tokio::time::timeout(Duration::from_secs(5), second)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (first.status(), second.status()),
+            (StatusCode::OK, StatusCode::OK)
         );
     }
 
