@@ -80,29 +80,31 @@ impl Verdict {
 
 /// The AdmissionReview sent back.
 pub enum Reply {
-    /// Allowed with nothing to say, as most reviews are: written out directly.
-    Allowed {
-        /// The request's uid.
-        uid: String,
-    },
+    /// Allowed with nothing to say, as most reviews are: written out at once, as
+    /// kube writes the same review.
+    Allowed(Vec<u8>),
     /// Any other answer.
     Review(Box<AdmissionReview<DynamicObject>>),
 }
 
 impl Reply {
-    /// The JSON body; [`Reply::Allowed`] is written as kube writes the same review.
-    pub fn to_json(&self) -> serde_json::Result<Vec<u8>> {
+    /// The allow for the request `uid`.
+    fn allowed(uid: &str) -> serde_json::Result<Self> {
+        const HEAD: &[u8] =
+            br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":"#;
+        const TAIL: &[u8] = br#","allowed":true,"status":{}}}"#;
+        let mut out = Vec::with_capacity(HEAD.len() + uid.len() + 2 + TAIL.len());
+        out.extend_from_slice(HEAD);
+        serde_json::to_writer(&mut out, uid)?;
+        out.extend_from_slice(TAIL);
+        Ok(Reply::Allowed(out))
+    }
+
+    /// The JSON body.
+    pub fn into_json(self) -> serde_json::Result<Vec<u8>> {
         match self {
-            Reply::Allowed { uid } => {
-                let mut out = Vec::with_capacity(128 + uid.len());
-                out.extend_from_slice(
-                    br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":"#,
-                );
-                serde_json::to_writer(&mut out, uid)?;
-                out.extend_from_slice(br#","allowed":true,"status":{}}}"#);
-                Ok(out)
-            }
-            Reply::Review(review) => serde_json::to_vec(review),
+            Reply::Allowed(json) => Ok(json),
+            Reply::Review(review) => serde_json::to_vec(&review),
         }
     }
 }
@@ -468,8 +470,11 @@ impl<'a> Review<'a> {
 
     /// Allowed with nothing to say.
     fn allowed(&self, verdict: Verdict) -> Answer {
-        let uid = self.uid.to_string();
-        self.reply(Reply::Allowed { uid }, verdict)
+        match Reply::allowed(&self.uid) {
+            Ok(reply) => self.reply(reply, verdict),
+            // Writing a string into memory does not fail; should it, kube's writer answers.
+            Err(_) => self.answer(self.response(), verdict),
+        }
     }
 
     fn reply(&self, reply: Reply, verdict: Verdict) -> Answer {
@@ -617,7 +622,7 @@ mod tests {
             response.allowed = true;
             response.result = Default::default();
             let kube = serde_json::to_vec(&response.into_review()).unwrap();
-            let ours = Reply::Allowed { uid: uid.to_owned() }.to_json().unwrap();
+            let ours = Reply::allowed(uid).unwrap().into_json().unwrap();
             assert_eq!(String::from_utf8(ours).unwrap(), String::from_utf8(kube).unwrap());
         }
     }

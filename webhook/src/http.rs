@@ -230,7 +230,7 @@ async fn validate(State(s): State<Arc<Served>>, request: Request) -> Response {
                 answer.verdict.as_str(),
                 started.elapsed().as_secs_f64(),
             );
-            match answer.reply.to_json() {
+            match answer.reply.into_json() {
                 Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
                 Err(e) => (
                     StatusCode::INTERNAL_SERVER_ERROR,
@@ -446,8 +446,8 @@ mod tests {
         };
         let long = review.decide(&review.subject(mode), state.live.as_ref(), mode);
         assert_eq!(
-            quick.reply.to_json().unwrap(),
-            long.reply.to_json().unwrap(),
+            quick.reply.into_json().unwrap(),
+            long.reply.into_json().unwrap(),
             "{body}"
         );
         assert_eq!(
