@@ -1,6 +1,7 @@
-//! The live inventory: watch caches (kube-rs reflectors) of Secret metadata
+//! The live inventory: watch caches ([`crate::index`]) of Secret metadata
 //! (never values), SealedSecrets, ServiceAccounts and Namespace labels, plus
-//! Certificates and ExternalSecrets when their CRDs are installed.
+//! kube-rs reflectors of Certificates and ExternalSecrets when their CRDs are
+//! installed.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};

@@ -172,7 +172,8 @@ async fn validate(State(s): State<Arc<Served>>, request: Request) -> Response {
         return (StatusCode::SERVICE_UNAVAILABLE, "watch caches not synced yet\n").into_response();
     }
     let Ok(_turn) = s.in_flight.acquire().await else {
-        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
+        // The semaphore is never closed; should it be, no review runs.
+        return (StatusCode::SERVICE_UNAVAILABLE, "no review can run now\n").into_response();
     };
     let body = match Limited::new(request.into_body(), MAX_BODY).collect().await {
         Ok(body) => body.to_bytes(),
