@@ -99,42 +99,31 @@ impl<'a> Reader<'a> {
     /// Reads an object, handing each member's key to `member`, which must read or
     /// [`Reader::skip`] the value. Keys are passed as serde_json would read them.
     pub fn object(&mut self, mut member: impl FnMut(&mut Self, Cow<'a, str>) -> Result<()>) -> Result<()> {
-        self.expect(b'{')?;
-        self.enter()?;
-        if self.peek()? == b'}' {
-            self.pos += 1;
-        } else {
-            loop {
-                let key = self.string()?;
-                self.expect(b':')?;
-                member(self, key)?;
-                match self.peek()? {
-                    b',' => self.pos += 1,
-                    b'}' => {
-                        self.pos += 1;
-                        break;
-                    }
-                    _ => return Err(Unsure),
-                }
-            }
-        }
-        self.depth -= 1;
-        Ok(())
+        self.sequence(b'{', b'}', |r| {
+            let key = r.string()?;
+            r.expect(b':')?;
+            member(r, key)
+        })
     }
 
     /// Reads an array, calling `element` for each element, which must read or
     /// [`Reader::skip`] it.
-    pub fn array(&mut self, mut element: impl FnMut(&mut Self) -> Result<()>) -> Result<()> {
-        self.expect(b'[')?;
+    pub fn array(&mut self, element: impl FnMut(&mut Self) -> Result<()>) -> Result<()> {
+        self.sequence(b'[', b']', element)
+    }
+
+    /// `open`, items separated by commas, `close`.
+    fn sequence(&mut self, open: u8, close: u8, mut item: impl FnMut(&mut Self) -> Result<()>) -> Result<()> {
+        self.expect(open)?;
         self.enter()?;
-        if self.peek()? == b']' {
+        if self.peek()? == close {
             self.pos += 1;
         } else {
             loop {
-                element(self)?;
+                item(self)?;
                 match self.peek()? {
                     b',' => self.pos += 1,
-                    b']' => {
+                    b if b == close => {
                         self.pos += 1;
                         break;
                     }
@@ -298,32 +287,15 @@ impl<'a> Reader<'a> {
     pub fn skip(&mut self) -> Result<()> {
         match self.peek()? {
             b'"' => self.string_span().map(drop),
-            b'{' => {
-                self.pos += 1;
-                self.enter()?;
-                if self.peek()? == b'}' {
-                    self.pos += 1;
-                } else {
-                    loop {
-                        if self.peek()? != b'"' {
-                            return Err(Unsure);
-                        }
-                        self.string_span()?;
-                        self.expect(b':')?;
-                        self.skip()?;
-                        match self.peek()? {
-                            b',' => self.pos += 1,
-                            b'}' => {
-                                self.pos += 1;
-                                break;
-                            }
-                            _ => return Err(Unsure),
-                        }
-                    }
+            // Keys of skipped objects are checked, not decoded.
+            b'{' => self.sequence(b'{', b'}', |r| {
+                if r.peek()? != b'"' {
+                    return Err(Unsure);
                 }
-                self.depth -= 1;
-                Ok(())
-            }
+                r.string_span()?;
+                r.expect(b':')?;
+                r.skip()
+            }),
             b'[' => self.array(Self::skip),
             b't' => self.literal(b"true"),
             b'f' => self.literal(b"false"),
