@@ -177,23 +177,21 @@ async fn validate(State(s): State<Arc<Served>>, request: Request) -> Response {
     };
     let body = match Limited::new(request.into_body(), MAX_BODY).collect().await {
         Ok(body) => body.to_bytes(),
-        Err(e) if e.is::<LengthLimitError>() => {
-            s.metrics
-                .observe("", "", "invalid", started.elapsed().as_secs_f64());
-            return (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("request body is over the limit of {MAX_BODY} bytes\n"),
-            )
-                .into_response();
-        }
         Err(e) => {
+            let refusal = if e.is::<LengthLimitError>() {
+                (
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("request body is over the limit of {MAX_BODY} bytes\n"),
+                )
+            } else {
+                (
+                    StatusCode::BAD_REQUEST,
+                    format!("cannot read the request body: {e}\n"),
+                )
+            };
             s.metrics
                 .observe("", "", "invalid", started.elapsed().as_secs_f64());
-            return (
-                StatusCode::BAD_REQUEST,
-                format!("cannot read the request body: {e}\n"),
-            )
-                .into_response();
+            return refusal.into_response();
         }
     };
     let answer = match Review::parse(&body) {

@@ -139,16 +139,6 @@ impl<K> Snapshot<'_, K> {
             .into_iter()
             .flat_map(|n| n.values().map(Arc::as_ref))
     }
-
-    /// How many objects there are.
-    pub fn len(&self) -> usize {
-        self.0.values().map(HashMap::len).sum()
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
 }
 
 /// The objects of one namespace in a [`Snapshot`].
@@ -211,7 +201,8 @@ mod tests {
         writer.apply(Event::InitDone);
         assert_eq!(value(&index, "a", "one"), None);
         assert_eq!(value(&index, "b", "three").as_deref(), Some("3"));
-        assert_eq!(index.read().len(), 1);
+        assert_eq!(index.read().in_namespace("a").count(), 0);
+        assert_eq!(index.read().in_namespace("b").count(), 1);
         assert!(index.is_synced());
     }
 }
