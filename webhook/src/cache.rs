@@ -1,5 +1,6 @@
 //! The live inventory: watch caches ([`crate::index`]) of Secret metadata
-//! (never values), SealedSecrets, ServiceAccounts and Namespace labels, plus
+//! (never values; of that, only the key stamp is kept), SealedSecrets,
+//! ServiceAccounts' image pull secrets and Namespaces' admission label, plus
 //! kube-rs reflectors of Certificates and ExternalSecrets when their CRDs are
 //! installed.
 
@@ -27,11 +28,44 @@ type OptionalStores = Arc<RwLock<Vec<(String, String, Store<DynamicObject>)>>>;
 /// Watch caches and what they answer.
 #[derive(Clone)]
 pub struct Caches {
-    secrets: Index<PartialObjectMeta<Secret>>,
+    secrets: Index<KeyStamp>,
     sealed: Index<SealedSecret>,
-    accounts: Index<ServiceAccount>,
-    namespaces: Index<PartialObjectMeta<Namespace>>,
+    /// A ServiceAccount's `imagePullSecrets` names.
+    accounts: Index<Box<[String]>>,
+    /// A Namespace's `sealgate.dev/admission` label.
+    namespaces: Index<Option<Box<str>>>,
     optional: OptionalStores,
+}
+
+/// What the caches keep of a Secret: the controller's `sealgate.dev/keys` stamp,
+/// if it has one. Its other metadata (managedFields, a last-applied annotation) is
+/// most of a Secret's metadata and is never read, so it is dropped on arrival.
+#[derive(Debug)]
+struct KeyStamp(Option<Box<str>>);
+
+impl KeyStamp {
+    fn of(secret: PartialObjectMeta<Secret>) -> Self {
+        let stamp = secret
+            .metadata
+            .annotations
+            .and_then(|mut a| a.remove(names::ANNOTATION_KEYS));
+        KeyStamp(stamp.map(String::into_boxed_str))
+    }
+
+    /// Whether the Secret surely has `key` (`None`: the Secret as a whole).
+    fn serves(&self, key: Option<&str>) -> bool {
+        key.is_none_or(|k| self.0.as_deref().is_some_and(|s| inventory::key_stamp_has(s, k)))
+    }
+}
+
+fn pull_secrets(account: ServiceAccount) -> Box<[String]> {
+    let refs = account.image_pull_secrets.unwrap_or_default();
+    refs.into_iter().map(|r| r.name).collect()
+}
+
+fn admission_label(namespace: PartialObjectMeta<Namespace>) -> Option<Box<str>> {
+    let mut labels = namespace.metadata.labels?;
+    labels.remove(names::LABEL_ADMISSION).map(String::into_boxed_str)
 }
 
 impl Caches {
@@ -39,10 +73,10 @@ impl Caches {
     /// [`Caches::wait_synced`] resolves when every cache has its first full list.
     pub fn spawn(client: Client) -> Self {
         let caches = Caches {
-            secrets: spawn_index(Api::<PartialObjectMeta<Secret>>::all(client.clone())),
-            sealed: spawn_index(Api::<SealedSecret>::all(client.clone())),
-            accounts: spawn_index(Api::<ServiceAccount>::all(client.clone())),
-            namespaces: spawn_index(Api::<PartialObjectMeta<Namespace>>::all(client.clone())),
+            secrets: spawn_index(Api::all(client.clone()), KeyStamp::of),
+            sealed: spawn_index(Api::all(client.clone()), std::convert::identity),
+            accounts: spawn_index(Api::all(client.clone()), pull_secrets),
+            namespaces: spawn_index(Api::all(client.clone()), admission_label),
             optional: Arc::default(),
         };
         tokio::spawn(watch_optional_kinds(client, caches.optional.clone()));
@@ -58,10 +92,10 @@ impl Caches {
         namespaces: Vec<PartialObjectMeta<Namespace>>,
     ) -> Self {
         Caches {
-            secrets: listed(secrets),
-            sealed: listed(sealed),
-            accounts: listed(accounts),
-            namespaces: listed(namespaces),
+            secrets: listed(secrets, KeyStamp::of),
+            sealed: listed(sealed, std::convert::identity),
+            accounts: listed(accounts, pull_secrets),
+            namespaces: listed(namespaces, admission_label),
             optional: Arc::default(),
         }
     }
@@ -79,8 +113,7 @@ impl Caches {
     /// The namespace's `sealgate.dev/admission` mode, if it sets one.
     pub fn namespace_mode(&self, namespace: &str) -> Option<Result<Mode, String>> {
         let namespaces = self.namespaces.read();
-        let ns = namespaces.get("", namespace)?;
-        let label = ns.metadata.labels.as_ref()?.get(names::LABEL_ADMISSION)?;
+        let label = namespaces.get("", namespace)?.as_deref()?;
         Some(label.parse())
     }
 
@@ -89,15 +122,7 @@ impl Caches {
         let secrets = self.secrets.read();
         let mut out: Vec<(String, String)> = wanted
             .iter()
-            .filter(|(ns, name)| {
-                secrets.get(ns, name).is_some_and(|meta| {
-                    !meta
-                        .metadata
-                        .annotations
-                        .as_ref()
-                        .is_some_and(|a| a.contains_key(names::ANNOTATION_KEYS))
-                })
-            })
+            .filter(|(ns, name)| secrets.get(ns, name).is_some_and(|stamp| stamp.0.is_none()))
             .cloned()
             .collect();
         out.sort();
@@ -117,10 +142,10 @@ impl Caches {
     }
 }
 
-/// An index holding `objects`, filled as a watch's first list fills it.
-fn listed<K: kube::Resource>(objects: Vec<K>) -> Index<K> {
+/// An index keeping `keep(object)` of `objects`, filled as a watch's first list fills it.
+fn listed<K: kube::Resource, V>(objects: Vec<K>, keep: fn(K) -> V) -> Index<V> {
     let index = Index::default();
-    let mut writer = index.writer();
+    let mut writer = index.writer(keep);
     writer.apply(watcher::Event::Init);
     for o in objects {
         writer.apply(watcher::Event::InitApply(o));
@@ -149,7 +174,8 @@ pub async fn read_key_names(client: &Client, namespace: &str, name: &str) -> Opt
     Some(keys)
 }
 
-fn spawn_index<K>(api: Api<K>) -> Index<K>
+/// A watch of `api` into an index keeping `keep(object)` of each object.
+fn spawn_index<K, V>(api: Api<K>, keep: fn(K) -> V) -> Index<V>
 where
     K: kube::Resource<DynamicType = ()>
         + Clone
@@ -158,9 +184,10 @@ where
         + Send
         + Sync
         + 'static,
+    V: Send + Sync + 'static,
 {
     let index = Index::default();
-    let mut writer = index.writer();
+    let mut writer = index.writer(keep);
     let stream = watcher(api, watcher::Config::default().any_semantic()).default_backoff();
     tokio::spawn(async move {
         futures::pin_mut!(stream);
@@ -246,9 +273,9 @@ fn writer_type(api_version: &str, kind: &str, plural: &str) -> ApiResource {
 
 /// The caches read once: see [`Caches::view`].
 pub struct View<'a> {
-    secrets: Snapshot<'a, PartialObjectMeta<Secret>>,
+    secrets: Snapshot<'a, KeyStamp>,
     sealed: Snapshot<'a, SealedSecret>,
-    accounts: Snapshot<'a, ServiceAccount>,
+    accounts: Snapshot<'a, Box<[String]>>,
     optional: &'a OptionalStores,
 }
 
@@ -269,23 +296,19 @@ impl<'a> View<'a> {
 pub struct Near<'v> {
     view: &'v View<'v>,
     namespace: &'v str,
-    secrets: Names<'v, PartialObjectMeta<Secret>>,
+    secrets: Names<'v, KeyStamp>,
     sealed: Names<'v, SealedSecret>,
 }
 
-/// Whether a Secret or SealedSecret surely serves `key` (see [`Inventory::provides`]).
-fn serves(
-    secret: Option<&PartialObjectMeta<Secret>>,
-    sealed: Option<&SealedSecret>,
+/// Whether a Secret or SealedSecret surely serves `key` (see [`Inventory::provides`]);
+/// the SealedSecret is looked up only when the Secret does not serve.
+fn serves<'c>(
+    secret: Option<&KeyStamp>,
+    sealed: impl FnOnce() -> Option<&'c SealedSecret>,
     key: Option<&str>,
 ) -> bool {
-    let stamp_has = |meta: &PartialObjectMeta<Secret>, key: &str| {
-        let annotations = meta.metadata.annotations.as_ref();
-        let stamp = annotations.and_then(|a| a.get(names::ANNOTATION_KEYS));
-        stamp.is_some_and(|s| inventory::key_stamp_has(s, key))
-    };
-    secret.is_some_and(|meta| key.is_none_or(|k| stamp_has(meta, k)))
-        || sealed.is_some_and(|sealed| inventory::sealed_secret_serves(sealed, key))
+    secret.is_some_and(|stamp| stamp.serves(key))
+        || sealed().is_some_and(|sealed| inventory::sealed_secret_serves(sealed, key))
 }
 
 impl Inventory for Near<'_> {
@@ -293,9 +316,7 @@ impl Inventory for Near<'_> {
         if namespace != self.namespace {
             return self.view.provides(namespace, name, key);
         }
-        // The SealedSecret is looked up only when the Secret does not serve.
-        let secret = self.secrets.get(name);
-        serves(secret, None, key) || serves(None, self.sealed.get(name), key)
+        serves(self.secrets.get(name), || self.sealed.get(name), key)
     }
 
     fn providers(&self, namespace: &str, name: &str) -> Vec<Provider> {
@@ -309,20 +330,18 @@ impl Inventory for Near<'_> {
 
 impl Inventory for View<'_> {
     fn provides(&self, namespace: &str, name: &str, key: Option<&str>) -> bool {
-        serves(self.secrets.get(namespace, name), None, key)
-            || serves(None, self.sealed.get(namespace, name), key)
+        serves(
+            self.secrets.get(namespace, name),
+            || self.sealed.get(namespace, name),
+            key,
+        )
     }
 
     fn providers(&self, namespace: &str, name: &str) -> Vec<Provider> {
         let mut out = Vec::new();
-        if let Some(meta) = self.secrets.get(namespace, name) {
-            let stamp = meta
-                .metadata
-                .annotations
-                .as_ref()
-                .and_then(|a| a.get(names::ANNOTATION_KEYS));
+        if let Some(stamp) = self.secrets.get(namespace, name) {
             out.push(inventory::secret_metadata_provider(
-                stamp.map(String::as_str),
+                stamp.0.as_deref(),
                 namespace,
                 name,
             ));
@@ -352,14 +371,7 @@ impl Inventory for View<'_> {
     }
 
     fn service_account_pull_secrets(&self, namespace: &str, name: &str) -> Option<Vec<String>> {
-        let sa = self.accounts.get(namespace, name)?;
-        Some(
-            sa.image_pull_secrets
-                .iter()
-                .flatten()
-                .map(|r| r.name.clone())
-                .collect(),
-        )
+        self.accounts.get(namespace, name).map(|pull| pull.to_vec())
     }
 }
 
@@ -498,6 +510,18 @@ mod tests {
                 "the shortcut agrees with the providers: {name} {key:?}"
             );
         }
+        // Of a Secret's metadata only the stamp is kept.
+        let mut busy = meta::<Secret>(
+            Some("prod"),
+            "busy",
+            &[
+                (names::ANNOTATION_KEYS, "a"),
+                ("kubectl.kubernetes.io/last-applied-configuration", "{}"),
+            ],
+            &[("app", "api")],
+        );
+        busy.metadata.managed_fields = Some(vec![Default::default()]);
+        assert_eq!(KeyStamp::of(busy).0.as_deref(), Some("a"));
         assert_eq!(caches.providers("prod", "stamped")[0].has_key("b"), Some(true));
         assert_eq!(caches.providers("prod", "plain")[0].keys, Keys::Unknown);
         assert_eq!(caches.providers("prod", "sealed")[0].has_key("token"), Some(true));

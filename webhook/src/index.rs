@@ -3,7 +3,9 @@
 //! kube's reflector store takes its lock and clones an `Arc` for every lookup;
 //! a review looks up a dozen names, so the webhook keeps its own caches: the
 //! same watch events applied the same way (a relist replaces the content when
-//! it is complete), read through one [`Index::read`] per review.
+//! it is complete), read through one [`Index::read`] per review. Each cache
+//! keeps only what reviews read of an object (a Secret's key stamp, say), so a
+//! cluster's managedFields and last-applied annotations take no memory here.
 
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
@@ -13,17 +15,18 @@ use kube::Resource;
 use kube::runtime::watcher::Event;
 use tokio::sync::watch;
 
-/// Objects by namespace (empty for cluster-scoped kinds), then by name; aHash, as
-/// kube's reflector store uses, keyed per process against crafted names.
-type Objects<K> = HashMap<String, HashMap<String, Arc<K>, RandomState>, RandomState>;
+/// What is kept of each object by namespace (empty for cluster-scoped kinds), then
+/// by name; aHash, as kube's reflector store uses, keyed per process against
+/// crafted names.
+type Objects<V> = HashMap<String, HashMap<String, V, RandomState>, RandomState>;
 
-/// A watch cache of one kind.
-pub struct Index<K> {
-    objects: Arc<RwLock<Objects<K>>>,
+/// A watch cache of one kind, keeping a `V` of each object.
+pub struct Index<V> {
+    objects: Arc<RwLock<Objects<V>>>,
     synced: Arc<watch::Sender<bool>>,
 }
 
-impl<K> Clone for Index<K> {
+impl<V> Clone for Index<V> {
     fn clone(&self) -> Self {
         Index {
             objects: self.objects.clone(),
@@ -32,7 +35,7 @@ impl<K> Clone for Index<K> {
     }
 }
 
-impl<K> Default for Index<K> {
+impl<V> Default for Index<V> {
     fn default() -> Self {
         Index {
             objects: Arc::default(),
@@ -42,16 +45,18 @@ impl<K> Default for Index<K> {
 }
 
 /// What the watch loop applies events with; it keeps a relist until it is complete.
-pub struct Writer<K> {
-    index: Index<K>,
-    relist: Option<Objects<K>>,
+pub struct Writer<K, V> {
+    index: Index<V>,
+    relist: Option<Objects<V>>,
+    keep: fn(K) -> V,
 }
 
-impl<K: Resource> Writer<K> {
+impl<K: Resource, V> Writer<K, V> {
     /// Applies one watch event.
     pub fn apply(&mut self, event: Event<K>) {
+        let keep = self.keep;
         match event {
-            Event::Apply(object) => insert(&mut self.index.write(), object),
+            Event::Apply(object) => insert(&mut self.index.write(), object, keep),
             Event::Delete(object) => {
                 let (namespace, name) = (namespace(&object), object.meta().name.as_deref());
                 let mut objects = self.index.write();
@@ -63,7 +68,7 @@ impl<K: Resource> Writer<K> {
                 }
             }
             Event::Init => self.relist = Some(Objects::default()),
-            Event::InitApply(object) => insert(self.relist.get_or_insert_default(), object),
+            Event::InitApply(object) => insert(self.relist.get_or_insert_default(), object, keep),
             Event::InitDone => {
                 let relist = self.relist.take().unwrap_or_default();
                 *self.index.write() = relist;
@@ -77,7 +82,7 @@ fn namespace<K: Resource>(object: &K) -> &str {
     object.meta().namespace.as_deref().unwrap_or("")
 }
 
-fn insert<K: Resource>(objects: &mut Objects<K>, object: K) {
+fn insert<K: Resource, V>(objects: &mut Objects<V>, object: K, keep: fn(K) -> V) {
     let Some(name) = object.meta().name.clone() else {
         return;
     };
@@ -85,25 +90,27 @@ fn insert<K: Resource>(objects: &mut Objects<K>, object: K) {
         Some(names) => names,
         None => objects.entry(namespace(&object).to_owned()).or_default(),
     };
-    names.insert(name, Arc::new(object));
+    names.insert(name, keep(object));
 }
 
-impl<K> Index<K> {
-    /// The writer for the watch loop that fills this cache.
-    pub fn writer(&self) -> Writer<K> {
+impl<V> Index<V> {
+    /// The writer for the watch loop that fills this cache, keeping `keep(object)`
+    /// of each object.
+    pub fn writer<K>(&self, keep: fn(K) -> V) -> Writer<K, V> {
         Writer {
             index: self.clone(),
             relist: None,
+            keep,
         }
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Objects<K>> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Objects<V>> {
         // A panic while writing leaves a map, not a broken one: go on with it.
         self.objects.write().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The content as it is now, held for a few lookups (one review's).
-    pub fn read(&self) -> Snapshot<'_, K> {
+    pub fn read(&self) -> Snapshot<'_, V> {
         Snapshot(self.objects.read().unwrap_or_else(PoisonError::into_inner))
     }
 
@@ -119,35 +126,32 @@ impl<K> Index<K> {
 }
 
 /// A read of an [`Index`]: hold it briefly, and never across an `.await`.
-pub struct Snapshot<'a, K>(RwLockReadGuard<'a, Objects<K>>);
+pub struct Snapshot<'a, V>(RwLockReadGuard<'a, Objects<V>>);
 
-impl<K> Snapshot<'_, K> {
-    /// The object `namespace/name` (`namespace` empty for cluster-scoped kinds).
-    pub fn get(&self, namespace: &str, name: &str) -> Option<&K> {
-        self.0.get(namespace)?.get(name).map(Arc::as_ref)
+impl<V> Snapshot<'_, V> {
+    /// What is kept of `namespace/name` (`namespace` empty for cluster-scoped kinds).
+    pub fn get(&self, namespace: &str, name: &str) -> Option<&V> {
+        self.0.get(namespace)?.get(name)
     }
 
     /// The objects of one namespace, found once for many lookups.
-    pub fn namespace(&self, namespace: &str) -> Names<'_, K> {
+    pub fn namespace(&self, namespace: &str) -> Names<'_, V> {
         Names(self.0.get(namespace))
     }
 
-    /// Objects in `namespace`.
-    pub fn in_namespace(&self, namespace: &str) -> impl Iterator<Item = &K> {
-        self.0
-            .get(namespace)
-            .into_iter()
-            .flat_map(|n| n.values().map(Arc::as_ref))
+    /// What is kept of the objects in `namespace`.
+    pub fn in_namespace(&self, namespace: &str) -> impl Iterator<Item = &V> {
+        self.0.get(namespace).into_iter().flat_map(|n| n.values())
     }
 }
 
 /// The objects of one namespace in a [`Snapshot`].
-pub struct Names<'s, K>(Option<&'s HashMap<String, Arc<K>, RandomState>>);
+pub struct Names<'s, V>(Option<&'s HashMap<String, V, RandomState>>);
 
-impl<'s, K> Names<'s, K> {
-    /// The object `name`.
-    pub fn get(&self, name: &str) -> Option<&'s K> {
-        self.0?.get(name).map(Arc::as_ref)
+impl<'s, V> Names<'s, V> {
+    /// What is kept of the object `name`.
+    pub fn get(&self, name: &str) -> Option<&'s V> {
+        self.0?.get(name)
     }
 }
 
@@ -172,7 +176,7 @@ mod tests {
     #[tokio::test]
     async fn events_are_applied_as_a_reflector_applies_them() {
         let index = Index::<ConfigMap>::default();
-        let mut writer = index.writer();
+        let mut writer = index.writer(std::convert::identity);
         assert!(!index.is_synced());
         writer.apply(Event::Init);
         writer.apply(Event::InitApply(object("a", "one", "1")));
