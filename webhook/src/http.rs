@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::body::Body;
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -18,7 +19,7 @@ use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use sealgate_core::inventory::Inventory;
 use tokio::sync::Semaphore;
 
-use crate::admission::{Mode, Review};
+use crate::admission::{Answer, Mode, Review};
 use crate::cache::WithKeys;
 use crate::metrics::Metrics;
 
@@ -164,7 +165,7 @@ async fn metrics(State(s): State<Arc<Served>>) -> Response {
         .into_response()
 }
 
-async fn validate(State(s): State<Arc<Served>>, request: Request) -> Response {
+async fn validate(State(s): State<Arc<Served>>, body: Body) -> Response {
     let started = Instant::now();
     if !s.ready.load(Ordering::Relaxed) {
         // Answering from half-filled caches would deny what exists; let failurePolicy decide.
@@ -175,7 +176,7 @@ async fn validate(State(s): State<Arc<Served>>, request: Request) -> Response {
         // The semaphore is never closed; should it be, no review runs.
         return (StatusCode::SERVICE_UNAVAILABLE, "no review can run now\n").into_response();
     };
-    let body = match Limited::new(request.into_body(), MAX_BODY).collect().await {
+    let body = match Limited::new(body, MAX_BODY).collect().await {
         Ok(body) => body.to_bytes(),
         Err(e) => {
             let refusal = if e.is::<LengthLimitError>() {
@@ -194,32 +195,22 @@ async fn validate(State(s): State<Arc<Served>>, request: Request) -> Response {
             return refusal.into_response();
         }
     };
-    let answer = match Review::parse(&body) {
-        Err(e) => Err(format!("{e}\n")),
-        Ok(Err(answer)) => Ok(answer),
-        Ok(Ok(review)) => {
-            let mode = mode(&s, review.namespace());
-            // The glance does no I/O, so it needs no deadline; the long way may read Secrets.
-            let mut glance = None;
-            s.live.with_view(review.namespace(), &mut |inventory| {
-                glance = review.allow_at_a_glance(mode, inventory);
-            });
-            match glance {
-                Some(answer) => Ok(answer),
-                None => match tokio::time::timeout(s.deadline, decide(&s, &review, mode)).await {
-                    Ok(answer) => Ok(answer),
-                    Err(_) => {
-                        s.metrics
-                            .observe("", "", "timeout", started.elapsed().as_secs_f64());
-                        return (
-                            StatusCode::SERVICE_UNAVAILABLE,
-                            format!("no decision within {:?}\n", s.deadline),
-                        )
-                            .into_response();
-                    }
-                },
+    let answer = match glance(&s, &body) {
+        Some(answer) => answer,
+        // The long way may read Secrets, so it runs to the deadline. Its future is
+        // large and rare: boxed, it does not weigh on every review's.
+        None => match Box::pin(tokio::time::timeout(s.deadline, long_way(&s, &body))).await {
+            Ok(answer) => answer,
+            Err(_) => {
+                s.metrics
+                    .observe("", "", "timeout", started.elapsed().as_secs_f64());
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("no decision within {:?}\n", s.deadline),
+                )
+                    .into_response();
             }
-        }
+        },
     };
     match answer {
         Ok(answer) => {
@@ -246,6 +237,44 @@ async fn validate(State(s): State<Arc<Served>>, request: Request) -> Response {
     }
 }
 
+/// What a body comes to: the review to decide, or already the answer (a review
+/// without a request) or the message of a 400 (not an AdmissionReview).
+type Parsed<'b> = Result<Review<'b>, Result<Answer, String>>;
+
+fn parse(body: &[u8]) -> Parsed<'_> {
+    match Review::parse(body) {
+        Ok(Ok(review)) => Ok(review),
+        Ok(Err(answer)) => Err(Ok(answer)),
+        Err(e) => Err(Err(format!("{e}\n"))),
+    }
+}
+
+/// The answer told without I/O, which most reviews get: see
+/// [`Review::allow_at_a_glance`]. `None`: take the long way.
+fn glance(s: &AppState, body: &[u8]) -> Option<Result<Answer, String>> {
+    let review = match parse(body) {
+        Ok(review) => review,
+        Err(answer) => return Some(answer),
+    };
+    let mode = mode(s, review.namespace());
+    let mut glance = None;
+    s.live.with_view(review.namespace(), &mut |inventory| {
+        glance = review.allow_at_a_glance(mode, inventory);
+    });
+    glance.map(Ok)
+}
+
+/// The long way: the body read again (it is rare, and the review read at a glance
+/// would make every review's future larger), key names the caches lack read, then
+/// the full decision.
+async fn long_way(s: &AppState, body: &[u8]) -> Result<Answer, String> {
+    let review = match parse(body) {
+        Ok(review) => review,
+        Err(answer) => return answer,
+    };
+    Ok(decide(s, &review, mode(s, review.namespace())).await)
+}
+
 /// The namespace's mode, or the default.
 fn mode(s: &AppState, namespace: &str) -> Mode {
     match s.live.namespace_mode(namespace) {
@@ -258,8 +287,8 @@ fn mode(s: &AppState, namespace: &str) -> Mode {
     }
 }
 
-/// The long way: key names the caches lack are read, then the full decision.
-async fn decide(s: &AppState, review: &Review<'_>, mode: Mode) -> crate::admission::Answer {
+/// Key names the caches lack are read, then the full decision.
+async fn decide(s: &AppState, review: &Review<'_>, mode: Mode) -> Answer {
     let subject = review.subject(mode);
     let mut keys = HashMap::new();
     if let Some(reader) = &s.key_reader {
