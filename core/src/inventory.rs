@@ -553,12 +553,6 @@ pub fn sealed_secret_provider_of(sealed: &SealedSecret, namespace: &str, name: &
     }
 }
 
-/// [`Provider::serves`] for a typed SealedSecret, without building the provider.
-pub fn sealed_secret_serves(sealed: &SealedSecret, key: Option<&str>) -> bool {
-    !matches!(sealed_secret_readiness(sealed), Readiness::Failed { .. })
-        && key.is_none_or(|k| sealed.spec.encrypted_data.contains_key(k))
-}
-
 fn sealed_secret_readiness(sealed: &SealedSecret) -> Readiness {
     let ready = sealed.ready_condition().map_or(Readiness::Unknown, |c| {
         readiness(Some(&c.status), &c.reason, &c.message)
@@ -723,12 +717,6 @@ mod tests {
         ] {
             assert_eq!(key_stamp_has(stamp, key), has, "{stamp} {key}");
             assert_eq!(parse_key_stamp(stamp).contains(key), has, "{stamp} {key}");
-        }
-        for (s, r) in cases.iter().zip(&readiness) {
-            for key in [None, Some("password"), Some("other")] {
-                let p = sealed_secret_provider_of(s, "prod", "db");
-                assert_eq!(sealed_secret_serves(s, key), p.serves(key), "{r:?} {key:?}");
-            }
         }
     }
 

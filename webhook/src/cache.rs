@@ -29,7 +29,9 @@ type OptionalStores = Arc<RwLock<Vec<(String, String, Store<DynamicObject>)>>>;
 #[derive(Clone)]
 pub struct Caches {
     secrets: Index<KeyStamp>,
-    sealed: Index<SealedSecret>,
+    /// A SealedSecret as a provider: the keys it seals and whether it unseals, not
+    /// its ciphertext.
+    sealed: Index<Provider>,
     /// A ServiceAccount's `imagePullSecrets` names.
     accounts: Index<Box<[String]>>,
     /// A Namespace's `sealgate.dev/admission` label.
@@ -58,6 +60,12 @@ impl KeyStamp {
     }
 }
 
+fn sealed_provider(sealed: SealedSecret) -> Provider {
+    let meta = &sealed.metadata;
+    let (namespace, name) = (meta.namespace.as_deref(), meta.name.as_deref());
+    inventory::sealed_secret_provider_of(&sealed, namespace.unwrap_or(""), name.unwrap_or(""))
+}
+
 fn pull_secrets(account: ServiceAccount) -> Box<[String]> {
     let refs = account.image_pull_secrets.unwrap_or_default();
     refs.into_iter().map(|r| r.name).collect()
@@ -74,7 +82,7 @@ impl Caches {
     pub fn spawn(client: Client) -> Self {
         let caches = Caches {
             secrets: spawn_index(Api::all(client.clone()), KeyStamp::of),
-            sealed: spawn_index(Api::all(client.clone()), std::convert::identity),
+            sealed: spawn_index(Api::all(client.clone()), sealed_provider),
             accounts: spawn_index(Api::all(client.clone()), pull_secrets),
             namespaces: spawn_index(Api::all(client.clone()), admission_label),
             optional: Arc::default(),
@@ -93,7 +101,7 @@ impl Caches {
     ) -> Self {
         Caches {
             secrets: listed(secrets, KeyStamp::of),
-            sealed: listed(sealed, std::convert::identity),
+            sealed: listed(sealed, sealed_provider),
             accounts: listed(accounts, pull_secrets),
             namespaces: listed(namespaces, admission_label),
             optional: Arc::default(),
@@ -274,7 +282,7 @@ fn writer_type(api_version: &str, kind: &str, plural: &str) -> ApiResource {
 /// The caches read once: see [`Caches::view`].
 pub struct View<'a> {
     secrets: Snapshot<'a, KeyStamp>,
-    sealed: Snapshot<'a, SealedSecret>,
+    sealed: Snapshot<'a, Provider>,
     accounts: Snapshot<'a, Box<[String]>>,
     optional: &'a OptionalStores,
 }
@@ -297,18 +305,17 @@ pub struct Near<'v> {
     view: &'v View<'v>,
     namespace: &'v str,
     secrets: Names<'v, KeyStamp>,
-    sealed: Names<'v, SealedSecret>,
+    sealed: Names<'v, Provider>,
 }
 
 /// Whether a Secret or SealedSecret surely serves `key` (see [`Inventory::provides`]);
 /// the SealedSecret is looked up only when the Secret does not serve.
 fn serves<'c>(
     secret: Option<&KeyStamp>,
-    sealed: impl FnOnce() -> Option<&'c SealedSecret>,
+    sealed: impl FnOnce() -> Option<&'c Provider>,
     key: Option<&str>,
 ) -> bool {
-    secret.is_some_and(|stamp| stamp.serves(key))
-        || sealed().is_some_and(|sealed| inventory::sealed_secret_serves(sealed, key))
+    secret.is_some_and(|stamp| stamp.serves(key)) || sealed().is_some_and(|sealed| sealed.serves(key))
 }
 
 impl Inventory for Near<'_> {
@@ -347,7 +354,7 @@ impl Inventory for View<'_> {
             ));
         }
         if let Some(sealed) = self.sealed.get(namespace, name) {
-            out.push(inventory::sealed_secret_provider_of(sealed, namespace, name));
+            out.push(sealed.clone());
         }
         let optional = self.optional.read().map(|o| o.clone()).unwrap_or_default();
         if !optional.is_empty() {
@@ -468,6 +475,19 @@ mod tests {
         let mut sealed = SealedSecret::new("sealed", Default::default());
         sealed.metadata.namespace = Some("prod".into());
         sealed.spec.encrypted_data.insert("token".into(), "x".into());
+        let mut broken = sealed.clone();
+        broken.metadata.name = Some("broken".into());
+        broken.status = Some(sealgate_core::SealedSecretStatus {
+            observed_generation: None,
+            conditions: vec![k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
+                type_: "Ready".into(),
+                status: "False".into(),
+                reason: "UnsealFailed".into(),
+                message: "no key unseals it".into(),
+                last_transition_time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(Default::default()),
+                observed_generation: None,
+            }],
+        });
         let mut sa = ServiceAccount::default();
         sa.metadata.name = Some("default".into());
         sa.metadata.namespace = Some("prod".into());
@@ -479,7 +499,7 @@ mod tests {
                 meta::<Secret>(Some("prod"), "stamped", &[(names::ANNOTATION_KEYS, "a,b")], &[]),
                 meta::<Secret>(Some("prod"), "plain", &[], &[]),
             ],
-            vec![sealed],
+            vec![sealed, broken],
             vec![sa],
             vec![
                 meta::<Namespace>(None, "prod", &[], &[(names::LABEL_ADMISSION, "warn")]),
@@ -493,6 +513,8 @@ mod tests {
             ("plain", Some("b"), false),
             ("sealed", Some("token"), true),
             ("sealed", Some("other"), false),
+            ("broken", Some("token"), false),
+            ("broken", None, false),
             ("absent", None, false),
         ] {
             assert_eq!(caches.provides("prod", name, key), sure, "{name} {key:?}");
@@ -525,6 +547,10 @@ mod tests {
         assert_eq!(caches.providers("prod", "stamped")[0].has_key("b"), Some(true));
         assert_eq!(caches.providers("prod", "plain")[0].keys, Keys::Unknown);
         assert_eq!(caches.providers("prod", "sealed")[0].has_key("token"), Some(true));
+        assert!(matches!(
+            &caches.providers("prod", "broken")[0].readiness,
+            inventory::Readiness::Failed { reason, .. } if reason == "UnsealFailed"
+        ));
         assert!(caches.providers("dev", "stamped").is_empty());
         assert_eq!(
             caches.service_account_pull_secrets("prod", "default"),
