@@ -508,11 +508,6 @@ pub fn secret_metadata_provider(stamp: Option<&str>, namespace: &str, name: &str
     }
 }
 
-/// Whether the controller's `sealgate.dev/keys` stamp names `key` (as [`parse_key_stamp`] reads it).
-pub fn key_stamp_has(stamp: &str, key: &str) -> bool {
-    !key.is_empty() && stamp.split(',').any(|k| k.trim() == key)
-}
-
 /// Parses the controller's `sealgate.dev/keys` stamp: sorted, comma-separated key names.
 pub fn parse_key_stamp(stamp: &str) -> BTreeSet<String> {
     stamp
@@ -715,7 +710,6 @@ mod tests {
             ("ab", "a", false),
             ("a,,", "", false),
         ] {
-            assert_eq!(key_stamp_has(stamp, key), has, "{stamp} {key}");
             assert_eq!(parse_key_stamp(stamp).contains(key), has, "{stamp} {key}");
         }
     }

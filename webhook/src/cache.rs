@@ -42,6 +42,8 @@ pub struct Caches {
 /// What the caches keep of a Secret: the controller's `sealgate.dev/keys` stamp,
 /// if it has one. Its other metadata (managedFields, a last-applied annotation) is
 /// most of a Secret's metadata and is never read, so it is dropped on arrival.
+/// The stamp is kept as [`inventory::parse_key_stamp`] reads it (trimmed, sorted,
+/// no empty names), joined by commas, so a review finds a key with a plain split.
 #[derive(Debug)]
 struct KeyStamp(Option<Box<str>>);
 
@@ -51,12 +53,17 @@ impl KeyStamp {
             .metadata
             .annotations
             .and_then(|mut a| a.remove(names::ANNOTATION_KEYS));
-        KeyStamp(stamp.map(String::into_boxed_str))
+        let keys = stamp.map(|s| inventory::parse_key_stamp(&s).into_iter().collect::<Vec<_>>());
+        // Key names never hold commas (Kubernetes allows `[-._a-zA-Z0-9]`).
+        KeyStamp(keys.map(|k| k.join(",").into_boxed_str()))
     }
 
     /// Whether the Secret surely has `key` (`None`: the Secret as a whole).
     fn serves(&self, key: Option<&str>) -> bool {
-        key.is_none_or(|k| self.0.as_deref().is_some_and(|s| inventory::key_stamp_has(s, k)))
+        key.is_none_or(|k| {
+            let names = self.0.as_deref().unwrap_or_default().as_bytes();
+            !k.is_empty() && names.split(|&b| b == b',').any(|n| n == k.as_bytes())
+        })
     }
 }
 
@@ -498,6 +505,13 @@ mod tests {
             vec![
                 meta::<Secret>(Some("prod"), "stamped", &[(names::ANNOTATION_KEYS, "a,b")], &[]),
                 meta::<Secret>(Some("prod"), "plain", &[], &[]),
+                meta::<Secret>(
+                    Some("prod"),
+                    "spaced",
+                    &[(names::ANNOTATION_KEYS, " b , a,")],
+                    &[],
+                ),
+                meta::<Secret>(Some("prod"), "empty", &[(names::ANNOTATION_KEYS, "")], &[]),
             ],
             vec![sealed, broken],
             vec![sa],
@@ -510,6 +524,12 @@ mod tests {
             ("stamped", Some("b"), true),
             ("stamped", Some("c"), false),
             ("plain", None, true),
+            ("spaced", Some("a"), true),
+            ("spaced", Some("b"), true),
+            ("spaced", Some(" b "), false),
+            ("spaced", Some(""), false),
+            ("empty", Some(""), false),
+            ("empty", None, true),
             ("plain", Some("b"), false),
             ("sealed", Some("token"), true),
             ("sealed", Some("other"), false),
