@@ -37,8 +37,8 @@ static STRING_STOP: [bool; 256] = {
     table
 };
 
-/// A position in JSON text.
-#[derive(Debug)]
+/// A position in JSON text; a clone reads on from the same position.
+#[derive(Clone, Debug)]
 pub struct Reader<'a> {
     text: &'a str,
     pos: usize,
@@ -97,12 +97,21 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads an object, handing each member's key to `member`, which must read or
-    /// [`Reader::skip`] the value. Keys are passed as serde_json would read them.
-    pub fn object(&mut self, mut member: impl FnMut(&mut Self, Cow<'a, str>) -> Result<()>) -> Result<()> {
+    /// [`Reader::skip`] the value. A key with escapes is left to serde_json
+    /// ([`Unsure`]): Kubernetes' field, label and annotation names never need one,
+    /// so keys are passed borrowed from the text.
+    pub fn object(&mut self, mut member: impl FnMut(&mut Self, &'a str) -> Result<()>) -> Result<()> {
         self.sequence(b'{', b'}', |r| {
-            let key = r.string()?;
+            if r.peek()? != b'"' {
+                return Err(Unsure);
+            }
+            let (start, end, escaped) = r.string_span()?;
+            if escaped {
+                return Err(Unsure);
+            }
             r.expect(b':')?;
-            member(r, key)
+            // Both ends are at ASCII quotes, so this is a char boundary.
+            member(r, r.text.get(start..end).ok_or(Unsure)?)
         })
     }
 
@@ -303,6 +312,14 @@ impl<'a> Reader<'a> {
             b'-' | b'0'..=b'9' => self.skip_number(),
             _ => Err(Unsure),
         }
+    }
+
+    /// Reads the next value with `read` and returns its text too.
+    pub fn spanned<T>(&mut self, read: impl FnOnce(&mut Self) -> Result<T>) -> Result<(T, &'a str)> {
+        self.peek()?;
+        let start = self.pos;
+        let value = read(self)?;
+        Ok((value, self.text.get(start..self.pos).ok_or(Unsure)?))
     }
 
     /// Skips the next value and returns its text.

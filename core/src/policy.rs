@@ -30,7 +30,7 @@ use globset::{Glob, GlobMatcher};
 
 use crate::inventory::{Inventory, Keys, Provider, ProviderKind, Readiness};
 use crate::names;
-use crate::refs::{Head, ObjectRef, RefKind, SecretRef, Workload};
+use crate::refs::{Glimpse, Head, ObjectRef, RefKind, SecretRef, Workload};
 
 /// How bad a finding is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -179,21 +179,43 @@ pub fn passes_at_a_glance(head: &Head<'_>, inventory: &dyn Inventory) -> bool {
     if head.annotations.is_some_and(|a| !a.is_empty()) {
         return false;
     }
-    let namespace = head.namespace;
-    let named = |secret: &str, key: Option<&str>| !secret.is_empty() && key != Some("");
     let mut clean = true;
     let walked = head.walk(&mut |r| {
-        clean =
-            clean && named(r.secret, r.key) && (r.optional || inventory.provides(namespace, r.secret, r.key));
+        clean = clean && reference_passes(inventory, head.namespace, r.secret, r.key, r.optional);
     });
-    clean
-        && walked.is_ok()
-        && inventory
-            .service_account_pull_secrets(namespace, head.service_account)
-            .is_none_or(|pull| {
-                pull.iter()
-                    .all(|s| named(s, None) && inventory.provides(namespace, s, None))
-            })
+    clean && walked.is_ok() && pull_secrets_pass(inventory, head.namespace, head.service_account)
+}
+
+/// [`passes_at_a_glance`] for a workload read as a [`Glimpse`] (which has no
+/// sealgate annotations), in `default_namespace` unless it names its own.
+pub fn glimpse_passes(glimpse: &Glimpse<'_>, default_namespace: &str, inventory: &dyn Inventory) -> bool {
+    let namespace = glimpse.namespace(default_namespace);
+    glimpse
+        .refs()
+        .iter()
+        .all(|r| reference_passes(inventory, namespace, r.secret, r.key, r.optional))
+        && pull_secrets_pass(inventory, namespace, glimpse.service_account())
+}
+
+/// A reference surely without a finding: named, and optional or provided.
+fn reference_passes(
+    inventory: &dyn Inventory,
+    namespace: &str,
+    secret: &str,
+    key: Option<&str>,
+    optional: bool,
+) -> bool {
+    !secret.is_empty() && key != Some("") && (optional || inventory.provides(namespace, secret, key))
+}
+
+/// The service account's pull secrets surely without a finding.
+fn pull_secrets_pass(inventory: &dyn Inventory, namespace: &str, service_account: &str) -> bool {
+    inventory
+        .service_account_pull_secrets(namespace, service_account)
+        .is_none_or(|pull| {
+            pull.iter()
+                .all(|s| reference_passes(inventory, namespace, s, None, false))
+        })
 }
 
 /// Findings for the new version of a workload, split by whether the update introduced them.

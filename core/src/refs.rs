@@ -10,6 +10,9 @@ use view::{Lax, Obj, Read as _};
 
 use crate::json;
 
+pub use glimpse::{Glimpse, Ref};
+
+mod glimpse;
 mod view;
 
 /// How a pod spec refers to a Secret.
@@ -1144,6 +1147,159 @@ mod tests {
         }
     }
 
+    /// What the glance checks of a workload, as the view's walk finds it (`None`:
+    /// the walk fails or the workload has sealgate annotations): namespace, service
+    /// account and the references, sorted.
+    type Checked = (String, String, Vec<(String, Option<String>, bool)>);
+
+    fn walked(text: &str, type_: (&str, &str)) -> Option<Checked> {
+        let view: WorkloadView = serde_json::from_str(text).ok()?;
+        let head = view.head(type_, "req-ns").ok()??;
+        if head.annotations.is_some_and(|a| !a.is_empty()) {
+            return None;
+        }
+        let mut refs = Vec::new();
+        head.walk(&mut |r| refs.push((r.secret.to_owned(), r.key.map(str::to_owned), r.optional)))
+            .ok()?;
+        refs.sort();
+        Some((head.namespace.to_owned(), head.service_account.to_owned(), refs))
+    }
+
+    fn glimpsed(text: &str) -> Option<Checked> {
+        let mut r = json::Reader::new(text);
+        let g = Glimpse::read(&mut r).ok()?;
+        r.finish().ok()?;
+        let mut refs: Vec<_> = g
+            .refs()
+            .iter()
+            .map(|r| (r.secret.to_owned(), r.key.map(str::to_owned), r.optional))
+            .collect();
+        refs.sort();
+        Some((
+            g.namespace("req-ns").to_owned(),
+            g.service_account().to_owned(),
+            refs,
+        ))
+    }
+
+    #[test]
+    fn a_glimpse_finds_what_the_walk_finds_in_plain_workloads() {
+        for (api_version, kind) in [
+            ("v1", "Pod"),
+            ("apps/v1", "Deployment"),
+            ("apps/v1", "StatefulSet"),
+            ("batch/v1", "Job"),
+            ("batch/v1", "CronJob"),
+        ] {
+            let mut w = wrap(api_version, kind, pod_spec());
+            let text = serde_json::to_string_pretty(&w).unwrap();
+            let found = glimpsed(&text).expect("a plain workload is glimpsed");
+            assert_eq!(Some(&found), walked(&text, ("", "")).as_ref(), "{text}");
+            assert_eq!(
+                (found.0.as_str(), found.1.as_str(), found.2.len()),
+                ("req-ns", "api-sa", 10)
+            );
+            // Its own namespace, foreign annotations, fields the view does not read.
+            w["metadata"]["namespace"] = json!("prod");
+            w["metadata"]["annotations"] =
+                json!({"kubectl.kubernetes.io/last-applied-configuration": "{\"a\": 1}"});
+            w["status"] = json!({"replicas": 1});
+            let text = w.to_string();
+            assert_eq!(glimpsed(&text), walked(&text, ("", "")), "{text}");
+            assert_eq!(glimpsed(&text).map(|f| f.0), Some("prod".to_owned()));
+        }
+        // No pod spec: nothing to check, and no service account.
+        let bare = r#"{"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"replicas": 1}}"#;
+        assert_eq!(glimpsed(bare), Some(("req-ns".into(), String::new(), vec![])));
+        assert_eq!(glimpsed(bare), walked(bare, ("", "")));
+    }
+
+    #[test]
+    fn a_glimpse_reads_every_plain_variant_as_the_walk_does() {
+        let env =
+            |from: Value| json!({"containers": [{"name": "c", "env": [{"name": "E", "valueFrom": from}]}]});
+        let volume = |v: Value| json!({"volumes": [v]});
+        for spec in [
+            json!({"serviceAccountName": "", "serviceAccount": "old"}),
+            json!({"serviceAccount": "old"}),
+            json!({"serviceAccountName": "new", "serviceAccount": "old"}),
+            json!({"serviceAccount": ""}),
+            json!({}),
+            env(json!({"secretKeyRef": {"name": "s"}})),
+            env(json!({"secretKeyRef": {"key": "k", "optional": true}})),
+            env(json!({"secretKeyRef": {}})),
+            env(json!({"configMapKeyRef": {"name": "cm", "key": "k"}})),
+            json!({"containers": [{"envFrom": [{"secretRef": {"name": "s", "optional": true}}, {"prefix": "P"}]}]}),
+            volume(json!({"name": "v", "secret": {"secretName": "s", "items": []}})),
+            volume(
+                json!({"name": "v", "secret": {"secretName": "s", "optional": true, "items": [{"path": "p"}, {"key": "k"}]}}),
+            ),
+            volume(json!({"name": "v", "secret": {}})),
+            volume(
+                json!({"name": "v", "projected": {"sources": [{"secret": {"name": "p"}}, {"secret": {"name": "q", "items": []}}]}}),
+            ),
+            volume(
+                json!({"name": "v", "projected": {"sources": [{"secret": {"items": [{"key": "k"}], "name": "p", "optional": true}}]}}),
+            ),
+            volume(json!({"name": "v", "projected": {"sources": []}})),
+            volume(json!({"name": "v", "projected": {}})),
+            json!({"imagePullSecrets": [{}, {"name": "r"}]}),
+            json!({"initContainers": [], "ephemeralContainers": [{"name": "d"}], "volumes": []}),
+        ] {
+            for (api_version, kind) in [("v1", "Pod"), ("apps/v1", "DaemonSet"), ("batch/v1", "CronJob")] {
+                let text = wrap(api_version, kind, spec.clone()).to_string();
+                let found = glimpsed(&text);
+                assert!(found.is_some(), "{text}");
+                assert_eq!(found, walked(&text, ("", "")), "{text}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_glimpse_leaves_all_but_the_plain_form_to_the_view() {
+        let pod = |spec: &str| format!(r#"{{"apiVersion": "v1", "kind": "Pod", "spec": {spec}}}"#);
+        let source = |s: &str| {
+            pod(&format!(
+                r#"{{"containers": [{{"name": "c", "env": [{{"name": "E", "valueFrom": {{"secretKeyRef": {s}}}}}]}}]}}"#
+            ))
+        };
+        for text in [
+            // The type after the spec, or missing; not a workload.
+            r#"{"spec": {"containers": []}, "apiVersion": "v1", "kind": "Pod"}"#.to_owned(),
+            r#"{"kind": "Pod", "spec": {}}"#.to_owned(),
+            r#"{"apiVersion": "v1", "kind": "Pod"}"#.replace("Pod", "ConfigMap"),
+            // sealgate's own annotations; a repeated field; escapes; other shapes.
+            r#"{"apiVersion": "v1", "kind": "Pod", "metadata": {"annotations": {"sealgate.dev/exempt": "x"}}}"#.to_owned(),
+            r#"{"apiVersion": "v1", "kind": "Pod", "kind": "Pod"}"#.to_owned(),
+            source(r#"{"name": "s", "key": "k", "key": "k"}"#),
+            source(r#"{"name": "s\u0041", "key": "k"}"#),
+            source(r#"{"name": "s", "key": 5}"#),
+            source(r#"{"name": "s", "key": null}"#),
+            source(r#"{"name": "s", "key": "k", "optional": "yes"}"#),
+            pod(r#"{"containers": null}"#),
+            pod(r#"{"containers": [null]}"#),
+            pod(r#"{"volumes": {}}"#),
+            // Fields where the walk does not look.
+            pod(r#"{"template": {"spec": {}}}"#),
+            source(r#"{"name": "s", "key": "k", "items": []}"#),
+            source(r#"{"secretName": "s", "key": "k"}"#),
+            pod(r#"{"volumes": [{"name": "v", "secret": {"name": "s"}}]}"#),
+            r#"{"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"containers": []}}"#.to_owned(),
+        ] {
+            assert_eq!(glimpsed(&text), None, "{text}");
+        }
+    }
+
+    /// A plain workload to mutate: no sealgate annotations, nothing outside the walk's way.
+    fn plain_workload(kind: u8) -> Value {
+        let (api_version, kind) =
+            [("v1", "Pod"), ("apps/v1", "Deployment"), ("batch/v1", "CronJob")][kind as usize % 3];
+        let mut w = wrap(api_version, kind, pod_spec());
+        w["metadata"]["namespace"] = json!("prod");
+        w["metadata"]["annotations"] = json!({"other": "x"});
+        w
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
 
@@ -1162,6 +1318,23 @@ mod tests {
             if let Some(pulled) = pulled(&text) {
                 let serde = serde_json::from_str::<WorkloadView>(&text).map(|v| format!("{v:?}"));
                 proptest::prop_assert_eq!(Ok(pulled), serde.map_err(|e| e.to_string()), "{}", text);
+            }
+        }
+
+        /// Plain workloads with parts swapped for other shapes: whatever a glimpse
+        /// reads, the walk over the view finds the same.
+        #[test]
+        fn a_glimpse_finds_what_the_walk_finds(
+            kind in 0u8..3,
+            mutations in proptest::collection::vec((proptest::prelude::any::<u64>(), 0u8..14), 0..3),
+        ) {
+            let mut w = plain_workload(kind);
+            for (path, which) in mutations {
+                mutate(&mut w, path, replacement(which));
+            }
+            let text = w.to_string();
+            if let Some(found) = glimpsed(&text) {
+                proptest::prop_assert_eq!(Some(found), walked(&text, ("", "")), "{}", text);
             }
         }
     }

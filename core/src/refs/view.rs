@@ -429,7 +429,7 @@ impl<'a, T: Fields<'a>> Read<'a> for Lax<Obj<T>> {
                 if let Lax::Got(Obj(t)) = out {
                     let mut seen = 0;
                     r.object(|r, key| {
-                        if t.field(&key, r, &mut seen)? {
+                        if t.field(key, r, &mut seen)? {
                             Ok(())
                         } else {
                             r.skip()
@@ -464,9 +464,26 @@ impl<'a> Fields<'a> for Annotations {
     }
 }
 
-/// `Fields` for a view struct: its JSON field names, as serde's `rename` says.
+/// `Fields` for a view struct: its JSON field names, as serde's `rename` says; and
+/// `field_named`, for readers that must know every field the view reads.
 macro_rules! fields {
     ($($view:ident { $($name:literal => $field:ident),+ $(,)? })+) => {$(
+        impl $view<'_> {
+            /// The field named `key`, if it is one: its bit (in the order above) and name.
+            #[inline(always)]
+            pub(super) fn field_named(key: &str) -> Option<(u32, &'static str)> {
+                let mut bit = 1u32;
+                $(
+                    if key == $name {
+                        return Some((bit, $name));
+                    }
+                    bit <<= 1;
+                )+
+                let _ = bit;
+                None
+            }
+        }
+
         impl<'a> Fields<'a> for $view<'a> {
             fn field(&mut self, key: &str, r: &mut Reader<'a>, seen: &mut u32) -> json::Result<bool> {
                 let mut bit = 1u32;
