@@ -9,7 +9,7 @@ use kube::core::admission::{AdmissionResponse, AdmissionReview};
 use sealgate_core::inventory::Inventory;
 use sealgate_core::json::{self, Reader, Unsure};
 use sealgate_core::policy::{self, Finding, Severity};
-use sealgate_core::refs::{self, RefError, Workload, WorkloadView};
+use sealgate_core::refs::{self, Glimpse, RefError, Workload, WorkloadView};
 use serde_json::value::RawValue;
 
 /// What the webhook does with problems in a namespace.
@@ -194,16 +194,17 @@ struct Request<'a> {
 impl<'a> Request<'a> {
     /// The review's request read by the pull reader, as serde reads a [`ReviewBody`]
     /// (`None`: the review has no request); [`Unsure`]: read it with serde.
-    fn pull(body: &'a str) -> json::Result<Option<Self>> {
+    /// With `glimpse`, a plain workload is read as a [`Glimpse`], not as a view.
+    fn pull(body: &'a str, glimpse: bool) -> json::Result<Option<Self>> {
         let mut r = Reader::new(body);
         let mut request = None;
         let mut seen = false;
-        r.object(|r, key| match &*key {
+        r.object(|r, key| match key {
             "request" if !std::mem::replace(&mut seen, true) => {
                 if r.peek()? == b'n' {
                     r.null()
                 } else {
-                    request = Some(Self::pull_request(r)?);
+                    request = Some(Self::pull_request(r, glimpse)?);
                     Ok(())
                 }
             }
@@ -214,12 +215,12 @@ impl<'a> Request<'a> {
         Ok(request)
     }
 
-    fn pull_request(r: &mut Reader<'a>) -> json::Result<Self> {
+    fn pull_request(r: &mut Reader<'a>, glimpse: bool) -> json::Result<Self> {
         let (mut uid, mut kind, mut operation) = (None, None, None);
         let (mut name, mut namespace, mut object, mut old_object) = (None, None, None, None);
         let mut seen = 0u8;
         r.object(|r, key| {
-            let bit = match &*key {
+            let bit = match key {
                 "uid" => 1,
                 "kind" => 2,
                 "name" => 4,
@@ -244,7 +245,7 @@ impl<'a> Request<'a> {
                 4 => name = Some(r.string()?),
                 8 => namespace = Some(r.string()?),
                 16 => operation = Some(r.string()?),
-                32 => object = Some(Object::Read(WorkloadView::read(r)?)),
+                32 => object = Some(Object::pull(r, glimpse)?),
                 _ => old_object = Some(r.raw()?),
             }
             Ok(())
@@ -265,7 +266,7 @@ impl<'a> Gvk<'a> {
     fn pull(r: &mut Reader<'a>) -> json::Result<Self> {
         let (mut group, mut version, mut kind) = (None, None, None);
         r.object(|r, key| {
-            let field = match &*key {
+            let field = match key {
                 "group" => &mut group,
                 "version" => &mut version,
                 "kind" => &mut kind,
@@ -286,20 +287,33 @@ impl<'a> Gvk<'a> {
 }
 
 /// The review's `object`, read in the first pass or kept as text.
-#[allow(
-    clippy::large_enum_variant,
-    reason = "one per request, on the stack; boxing would add an allocation to every review"
-)]
 #[derive(Debug)]
 enum Object<'a> {
-    Read(WorkloadView<'a>),
+    /// Boxed: the view is large, and most reviews have a glimpse instead.
+    Read(Box<WorkloadView<'a>>),
+    /// A plain workload read for the glance, and its text.
+    Glimpsed(Glimpse<'a>, &'a str),
     Text(&'a RawValue),
 }
 
-impl Object<'_> {
+impl<'a> Object<'a> {
+    /// The object at the reader's position: with `glimpse`, as a [`Glimpse`] when it
+    /// is a plain workload (most are), else as a view.
+    fn pull(r: &mut Reader<'a>, glimpse: bool) -> json::Result<Self> {
+        if glimpse {
+            let mut trial = r.clone();
+            if let Ok((glimpse, text)) = trial.spanned(Glimpse::read) {
+                *r = trial;
+                return Ok(Object::Glimpsed(glimpse, text));
+            }
+        }
+        WorkloadView::read(r).map(|view| Object::Read(Box::new(view)))
+    }
+
     fn extract(&self, type_: (&str, &str), namespace: &str) -> Result<Option<Workload>, RefError> {
         match self {
             Object::Read(view) => view.extract(type_, namespace),
+            Object::Glimpsed(_, text) => refs::extract_json(text, type_, namespace),
             Object::Text(raw) => refs::extract_json(raw.get(), type_, namespace),
         }
     }
@@ -356,9 +370,11 @@ impl Subject {
 /// and as serde reads it, for tests that hold the two together.
 #[cfg(test)]
 pub(crate) fn both_reads(body: &str) -> (Option<String>, Result<String, String>) {
-    let pulled = Request::pull(body).ok().map(|r| format!("{r:?}"));
+    let pulled = Request::pull(body, false).ok().map(|r| format!("{r:?}"));
     let serde = match serde_json::from_str::<ReviewBody<'_, WorkloadView<'_>>>(body) {
-        Ok(review) => Ok(review.request.map(|r| r.map_object(Object::Read))),
+        Ok(review) => Ok(review
+            .request
+            .map(|r| r.map_object(|view| Object::Read(Box::new(view))))),
         Err(_) => serde_json::from_str::<ReviewBody<'_, &RawValue>>(body)
             .map(|review| review.request.map(|r| r.map_object(Object::Text))),
     };
@@ -386,16 +402,29 @@ pub struct BadReview(String);
 impl<'a> Review<'a> {
     /// Parses a request body; `Ok(Err(answer))` for a review without a request.
     pub fn parse(body: &'a [u8]) -> Result<Result<Review<'a>, Answer>, BadReview> {
+        Self::parse_with(body, false)
+    }
+
+    /// [`Review::parse`] for [`Review::allow_at_a_glance`]: a plain workload is read
+    /// only as far as the glance needs. The same answers, errors included; the full
+    /// decision on such a review reads its object again.
+    pub fn parse_for_glance(body: &'a [u8]) -> Result<Result<Review<'a>, Answer>, BadReview> {
+        Self::parse_with(body, true)
+    }
+
+    fn parse_with(body: &'a [u8], glimpse: bool) -> Result<Result<Review<'a>, Answer>, BadReview> {
         // Checked as UTF-8 once here rather than string by string in the parser.
         let body = std::str::from_utf8(body).map_err(|e| BadReview(format!("not UTF-8: {e}")))?;
         let bad = |e: serde_json::Error| {
             let text = e.to_string();
             BadReview(text.split(" at line ").next().unwrap_or(&text).to_owned())
         };
-        let review = match Request::pull(body) {
+        let review = match Request::pull(body, glimpse) {
             Ok(request) => request,
             Err(Unsure) => match serde_json::from_str::<ReviewBody<'a, WorkloadView<'a>>>(body) {
-                Ok(review) => review.request.map(|r| r.map_object(Object::Read)),
+                Ok(review) => review
+                    .request
+                    .map(|r| r.map_object(|view| Object::Read(Box::new(view)))),
                 Err(_) => serde_json::from_str::<ReviewBody<'a, &'a RawValue>>(body)
                     .map_err(bad)?
                     .request
@@ -436,6 +465,13 @@ impl<'a> Review<'a> {
         }))
     }
 
+    /// Whether the object was read as a glimpse, for tests that must know the
+    /// quick read happens.
+    #[cfg(test)]
+    pub(crate) fn glimpsed(&self) -> bool {
+        matches!(self.object, Some(Object::Glimpsed(..)))
+    }
+
     /// Namespace of the request.
     pub fn namespace(&self) -> &str {
         &self.namespace
@@ -455,13 +491,17 @@ impl<'a> Review<'a> {
         if !self.checked(mode) {
             return None;
         }
-        let Some(Object::Read(view)) = &self.object else {
-            return None;
+        let passes = match self.object.as_ref()? {
+            Object::Glimpsed(glimpse, _) => policy::glimpse_passes(glimpse, &self.namespace, inventory),
+            Object::Read(view) => {
+                let head = view
+                    .head((&self.api_version, &self.kind), &self.namespace)
+                    .ok()??;
+                policy::passes_at_a_glance(&head, inventory)
+            }
+            Object::Text(_) => false,
         };
-        let head = view
-            .head((&self.api_version, &self.kind), &self.namespace)
-            .ok()??;
-        policy::passes_at_a_glance(&head, inventory).then(|| self.allowed(Verdict::Allowed))
+        passes.then(|| self.allowed(Verdict::Allowed))
     }
 
     fn answer(&self, response: AdmissionResponse, verdict: Verdict) -> Answer {

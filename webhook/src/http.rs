@@ -241,8 +241,13 @@ async fn validate(State(s): State<Arc<Served>>, body: Body) -> Response {
 /// without a request) or the message of a 400 (not an AdmissionReview).
 type Parsed<'b> = Result<Review<'b>, Result<Answer, String>>;
 
-fn parse(body: &[u8]) -> Parsed<'_> {
-    match Review::parse(body) {
+fn parse(body: &[u8], for_glance: bool) -> Parsed<'_> {
+    let parsed = if for_glance {
+        Review::parse_for_glance(body)
+    } else {
+        Review::parse(body)
+    };
+    match parsed {
         Ok(Ok(review)) => Ok(review),
         Ok(Err(answer)) => Err(Ok(answer)),
         Err(e) => Err(Err(format!("{e}\n"))),
@@ -252,7 +257,7 @@ fn parse(body: &[u8]) -> Parsed<'_> {
 /// The answer told without I/O, which most reviews get: see
 /// [`Review::allow_at_a_glance`]. `None`: take the long way.
 fn glance(s: &AppState, body: &[u8]) -> Option<Result<Answer, String>> {
-    let review = match parse(body) {
+    let review = match parse(body, true) {
         Ok(review) => review,
         Err(answer) => return Some(answer),
     };
@@ -268,7 +273,7 @@ fn glance(s: &AppState, body: &[u8]) -> Option<Result<Answer, String>> {
 /// would make every review's future larger), key names the caches lack read, then
 /// the full decision.
 async fn long_way(s: &AppState, body: &[u8]) -> Result<Answer, String> {
-    let review = match parse(body) {
+    let review = match parse(body, false) {
         Ok(review) => review,
         Err(answer) => return answer,
     };
@@ -459,19 +464,25 @@ mod tests {
         }
     }
 
-    /// A review answered at a glance gets the answer the long way gives; returns
-    /// whether it was.
+    /// A review answered at a glance gets the answer the long way gives, whether
+    /// its object was glimpsed or viewed; returns whether it was.
     fn same_at_a_glance(state: &AppState, body: &str) -> bool {
         let Ok(Ok(review)) = Review::parse(body.as_bytes()) else {
             return false;
+        };
+        let Ok(Ok(quick_read)) = Review::parse_for_glance(body.as_bytes()) else {
+            panic!("only the full parse reads {body}");
         };
         let mode = match state.live.namespace_mode(review.namespace()) {
             Some(Ok(mode)) => mode,
             _ => state.default_mode,
         };
-        let Some(quick) = review.allow_at_a_glance(mode, state.live.as_ref()) else {
+        let viewed = review.allow_at_a_glance(mode, state.live.as_ref());
+        let Some(quick) = quick_read.allow_at_a_glance(mode, state.live.as_ref()) else {
+            assert!(viewed.is_none(), "only the view passes at a glance: {body}");
             return false;
         };
+        assert!(viewed.is_some(), "only the glimpse passes at a glance: {body}");
         let long = review.decide(&review.subject(mode), state.live.as_ref(), mode);
         assert_eq!(
             quick.reply.into_json().unwrap(),
@@ -493,6 +504,12 @@ mod tests {
             "apps/v1",
             "Deployment",
             pod_spec(json!([env("P", "db", "password")])),
+        );
+        let body = review("CREATE", &good, None).to_string();
+        let quick_read = Review::parse_for_glance(body.as_bytes());
+        assert!(
+            matches!(quick_read, Ok(Ok(r)) if r.glimpsed()),
+            "a plain workload is glimpsed"
         );
         assert!(same_at_a_glance(
             &state(),
