@@ -1214,6 +1214,35 @@ mod tests {
         assert_eq!(glimpsed(bare), walked(bare, ("", "")));
     }
 
+    /// A Pod as the API server sends it to a validating webhook: type first (kind
+    /// before apiVersion), managedFields with escaped keys, defaults, the service
+    /// account token volume, status.
+    const SERVED_POD: &str = r#"{"kind":"Pod","apiVersion":"v1","metadata":{"name":"api-7d4b9c-x2x4z","generateName":"api-7d4b9c-","namespace":"prod","uid":"0b5f3c1e","creationTimestamp":null,"labels":{"app":"api","pod-template-hash":"7d4b9c"},"annotations":{"kubectl.kubernetes.io/restartedAt":"2026-11-20T10:00:00Z","note":"a \"quoted\" \u003cvalue\u003e"},"ownerReferences":[{"apiVersion":"apps/v1","kind":"ReplicaSet","name":"api-7d4b9c","uid":"1c2d","controller":true,"blockOwnerDeletion":true}],"managedFields":[{"manager":"kube-controller-manager","operation":"Update","apiVersion":"v1","time":"2026-11-20T10:00:00Z","fieldsType":"FieldsV1","fieldsV1":{"f:spec":{"f:containers":{"k:{\"name\":\"api\"}":{".":{},"f:env":{}}}}}}]},"spec":{"volumes":[{"name":"certs","secret":{"secretName":"tls","items":[{"key":"tls.crt","path":"tls.crt"}],"defaultMode":420}},{"name":"kube-api-access-5x7q2","projected":{"sources":[{"serviceAccountToken":{"expirationSeconds":3607,"path":"token"}},{"configMap":{"name":"kube-root-ca.crt","items":[{"key":"ca.crt","path":"ca.crt"}]}},{"downwardAPI":{"items":[{"path":"namespace","fieldRef":{"apiVersion":"v1","fieldPath":"metadata.namespace"}}]}}],"defaultMode":420}}],"containers":[{"name":"api","image":"registry.example.com/api:1.2.3","ports":[{"containerPort":8080,"protocol":"TCP"}],"envFrom":[{"configMapRef":{"name":"api-config"}},{"secretRef":{"name":"api-env"}}],"env":[{"name":"DB_PASSWORD","valueFrom":{"secretKeyRef":{"name":"db","key":"password"}}},{"name":"POD_IP","valueFrom":{"fieldRef":{"apiVersion":"v1","fieldPath":"status.podIP"}}}],"resources":{"limits":{"memory":"256Mi"},"requests":{"cpu":"100m","memory":"128Mi"}},"volumeMounts":[{"name":"certs","readOnly":true,"mountPath":"/certs"}],"terminationMessagePath":"/dev/termination-log","terminationMessagePolicy":"File","imagePullPolicy":"IfNotPresent"}],"restartPolicy":"Always","terminationGracePeriodSeconds":30,"dnsPolicy":"ClusterFirst","serviceAccountName":"default","serviceAccount":"default","securityContext":{},"imagePullSecrets":[{"name":"registry"}],"schedulerName":"default-scheduler","tolerations":[{"key":"node.kubernetes.io/not-ready","operator":"Exists","effect":"NoExecute","tolerationSeconds":300}],"priority":0,"enableServiceLinks":true,"preemptionPolicy":"PreemptLowerPriority"},"status":{"phase":"Pending","qosClass":"Burstable"}}"#;
+
+    #[test]
+    fn a_pod_as_the_api_server_sends_it_is_glimpsed() {
+        let found = glimpsed(SERVED_POD).expect("glimpsed");
+        assert_eq!(Some(&found), walked(SERVED_POD, ("", "")).as_ref());
+        let refs: Vec<_> = found
+            .2
+            .iter()
+            .map(|(s, k, _)| (s.as_str(), k.as_deref()))
+            .collect();
+        assert_eq!(
+            (found.0.as_str(), found.1.as_str(), refs),
+            (
+                "prod",
+                "default",
+                vec![
+                    ("api-env", None),
+                    ("db", Some("password")),
+                    ("registry", None),
+                    ("tls", Some("tls.crt"))
+                ]
+            )
+        );
+    }
+
     #[test]
     fn a_glimpse_reads_every_plain_variant_as_the_walk_does() {
         let env =
