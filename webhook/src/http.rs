@@ -477,6 +477,12 @@ mod tests {
             Some(Ok(mode)) => mode,
             _ => state.default_mode,
         };
+        // The full decision on a review parsed for the glance reads its object again.
+        let decided = |r: &Review<'_>| {
+            let answer = r.decide(&r.subject(mode), state.live.as_ref(), mode);
+            (answer.reply.into_json().unwrap(), answer.verdict.as_str())
+        };
+        assert_eq!(decided(&quick_read), decided(&review), "{body}");
         let viewed = review.allow_at_a_glance(mode, state.live.as_ref());
         let Some(quick) = quick_read.allow_at_a_glance(mode, state.live.as_ref()) else {
             assert!(viewed.is_none(), "only the view passes at a glance: {body}");
