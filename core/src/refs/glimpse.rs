@@ -20,7 +20,7 @@ use crate::json::{Reader, Result, Unsure};
 use crate::names::ANNOTATION_PREFIX;
 
 /// A reference as the glance checks it, borrowed from the text.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Ref<'a> {
     /// Secret name (may be empty).
     pub secret: &'a str,
@@ -121,19 +121,8 @@ fn fields<'a>(
     })
 }
 
-/// Reads a list of mappings, each with `element`.
-fn list<'a>(r: &mut Reader<'a>, mut element: impl FnMut(&mut Reader<'a>) -> Result<()>) -> Result<()> {
-    if r.peek()? != b'[' {
-        return Err(Unsure);
-    }
-    r.array(|r| element(r))
-}
-
 /// Text without escapes.
 fn text<'a>(r: &mut Reader<'a>) -> Result<&'a str> {
-    if r.peek()? != b'"' {
-        return Err(Unsure);
-    }
     match r.string()? {
         std::borrow::Cow::Borrowed(text) => Ok(text),
         std::borrow::Cow::Owned(_) => Err(Unsure),
@@ -187,9 +176,9 @@ fn pod_spec<'a>(r: &mut Reader<'a>, pod: &mut Pod<'a>) -> Result<()> {
     fields(r, Spec::field_named, |r, field| match field {
         "serviceAccountName" => text(r).map(|t| account.0 = Some(t)),
         "serviceAccount" => text(r).map(|t| account.1 = Some(t)),
-        "initContainers" | "containers" | "ephemeralContainers" => list(r, |r| container(r, refs)),
-        "volumes" => list(r, |r| volume(r, refs)),
-        "imagePullSecrets" => list(r, |r| {
+        "initContainers" | "containers" | "ephemeralContainers" => r.array(|r| container(r, refs)),
+        "volumes" => r.array(|r| volume(r, refs)),
+        "imagePullSecrets" => r.array(|r| {
             let mut secret = "";
             fields(r, Named::field_named, |r, _| text(r).map(|t| secret = t))?;
             refs.push(Ref {
@@ -207,15 +196,13 @@ fn pod_spec<'a>(r: &mut Reader<'a>, pod: &mut Pod<'a>) -> Result<()> {
 fn container<'a>(r: &mut Reader<'a>, refs: &mut Vec<Ref<'a>>) -> Result<()> {
     fields(r, Container::field_named, |r, field| match field {
         "name" => text(r).map(drop),
-        "env" => list(r, |r| {
+        "env" => r.array(|r| {
             fields(r, Env::field_named, |r, field| match field {
                 "name" => text(r).map(drop),
                 _ => fields(r, ValueFrom::field_named, |r, _| source(r, Form::KeyRef, refs)),
             })
         }),
-        _ => list(r, |r| {
-            fields(r, EnvFrom::field_named, |r, _| source(r, Form::SecretRef, refs))
-        }),
+        _ => r.array(|r| fields(r, EnvFrom::field_named, |r, _| source(r, Form::SecretRef, refs))),
     })
 }
 
@@ -224,7 +211,7 @@ fn volume<'a>(r: &mut Reader<'a>, refs: &mut Vec<Ref<'a>>) -> Result<()> {
         "name" => text(r).map(drop),
         "secret" => source(r, Form::Volume, refs),
         _ => fields(r, Projected::field_named, |r, _| {
-            list(r, |r| {
+            r.array(|r| {
                 fields(r, ProjectedSource::field_named, |r, _| {
                     source(r, Form::Projected, refs)
                 })
@@ -249,16 +236,16 @@ enum Form {
 /// A Secret source: one reference per item key, or one for the whole Secret (one
 /// key for a `secretKeyRef`), as the walk passes them.
 fn source<'a>(r: &mut Reader<'a>, form: Form, refs: &mut Vec<Ref<'a>>) -> Result<()> {
-    let (mut secret, mut key, mut optional) = ("", None, false);
+    let (mut secret, mut key, mut optional) = ("", "", false);
     // Item keys come first, with their Secret filled in once it is read.
     let first_item = refs.len();
     fields(r, SecretSource::field_named, |r, field| match (field, form) {
         ("name", Form::KeyRef | Form::SecretRef | Form::Projected) | ("secretName", Form::Volume) => {
             text(r).map(|t| secret = t)
         }
-        ("key", Form::KeyRef) => text(r).map(|t| key = Some(t)),
+        ("key", Form::KeyRef) => text(r).map(|t| key = t),
         ("optional", _) => r.bool().map(|b| optional = b),
-        ("items", Form::Volume | Form::Projected) => list(r, |r| {
+        ("items", Form::Volume | Form::Projected) => r.array(|r| {
             let mut key = "";
             fields(r, Item::field_named, |r, _| text(r).map(|t| key = t))?;
             refs.push(Ref {
@@ -273,11 +260,7 @@ fn source<'a>(r: &mut Reader<'a>, form: Form, refs: &mut Vec<Ref<'a>>) -> Result
     if refs.len() == first_item {
         refs.push(Ref {
             secret,
-            key: if form == Form::KeyRef {
-                Some(key.unwrap_or(""))
-            } else {
-                None
-            },
+            key: (form == Form::KeyRef).then_some(key),
             optional,
         });
     } else {
