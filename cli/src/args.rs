@@ -41,6 +41,9 @@ pub enum Command {
     /// Re-seal SealedSecrets to the cluster's newest key, inside the cluster.
     #[command(after_help = REENCRYPT_EXAMPLES)]
     Reencrypt(ReencryptArgs),
+    /// Turn another tool's SealedSecrets into sealgate's, never writing plaintext.
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// Print a shell completion script.
     #[command(after_help = "Example:\n  sealgate completions bash > /etc/bash_completion.d/sealgate")]
     Completions {
@@ -115,6 +118,26 @@ const REENCRYPT_EXAMPLES: &str = "\
 Examples:
   # After a key rotation: re-seal to the newest key, rewriting the file atomically
   sealgate reencrypt -f deploy/db.sealed.yaml --in-place";
+
+const IMPORT_BITNAMI_EXAMPLES: &str = "\
+Examples:
+  # The Bitnami controller's keys, as the cluster keeps them (guard this file; delete it after)
+  kubectl get secret -n kube-system -l sealedsecrets.bitnami.com/sealed-secrets-key \\
+      -o yaml > bitnami-keys.yaml
+
+  # Re-seal a Bitnami SealedSecret to the repository's recipients, in place of the old file
+  sealgate import bitnami --key bitnami-keys.yaml --recipients-file .sealgate/recipients.txt \\
+      -f deploy/db-creds.yaml -w deploy/db-creds.yaml
+
+  # Several files and keys (a rotated-out key still decrypts what was sealed to it)
+  sealgate import bitnami --key current.pem --key old.pem -r age1... -f a.yaml -f b.yaml >out.yaml
+
+  # One value from `kubeseal --raw` (in a Helm values file, say)
+  echo \"$VALUE\" | sealgate import bitnami --key bitnami-keys.yaml -r age1... --raw \\
+      --namespace prod --name db-creds --data-key password
+
+Scopes carry over: strict -> strict, namespace-wide -> namespace, cluster-wide -> cluster.
+Exit status: 0 imported, 2 any object failed (nothing is written).";
 
 const UNSEAL_EXAMPLES: &str = "\
 Examples:
@@ -260,6 +283,52 @@ pub struct SealArgs {
     pub key: Option<String>,
 }
 
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Bitnami sealed-secrets (bitnami.com/v1alpha1), decrypted with the Bitnami controller's key.
+    #[command(after_help = IMPORT_BITNAMI_EXAMPLES)]
+    Bitnami(Box<ImportBitnamiArgs>),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportBitnamiArgs {
+    /// The Bitnami controller's private key: PEM (PKCS#1 or PKCS#8), or its key Secrets as
+    /// `kubectl get secret -o yaml` prints them; repeatable. Every key is tried on every value.
+    #[arg(long = "key", value_name = "FILE", required = true)]
+    pub keys: Vec<PathBuf>,
+    /// Bitnami SealedSecret manifest (YAML or JSON, several documents, Lists); repeatable;
+    /// `-` or absent for stdin.
+    #[arg(short = 'f', long = "filename", value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub recipients: RecipientArgs,
+
+    /// Namespace of objects that have none (the one they are deployed to); must match those that have one.
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Yaml)]
+    pub format: Format,
+    /// Write to this file (atomically) instead of standard output.
+    #[arg(short = 'w', long = "write", value_name = "FILE")]
+    pub write: Option<PathBuf>,
+
+    /// Import one value from `kubeseal --raw` (stdin or one -f) and print only the sealed text.
+    #[arg(long, requires = "data_key")]
+    pub raw: bool,
+    /// With --raw: the Secret name the value was sealed for (strict scope).
+    #[arg(long, requires = "raw")]
+    pub name: Option<String>,
+    /// With --raw: the Bitnami scope it was sealed with [default: strict with --name, else namespace-wide].
+    #[arg(long, requires = "raw", value_parser = parse_bitnami_scope)]
+    pub scope: Option<crate::import::BitnamiScope>,
+    /// With --raw: the data key the new sealed value is for (sealgate binds the key too).
+    #[arg(long, requires = "raw", value_name = "KEY")]
+    pub data_key: Option<String>,
+}
+
 #[derive(Debug, Args)]
 pub struct UnsealArgs {
     /// Identity file (age-keygen format, one or more keys); repeatable.
@@ -334,5 +403,9 @@ pub struct KeygenArgs {
 }
 
 fn parse_scope(s: &str) -> Result<Scope, String> {
+    s.parse()
+}
+
+fn parse_bitnami_scope(s: &str) -> Result<crate::import::BitnamiScope, String> {
     s.parse()
 }

@@ -5,6 +5,7 @@ mod args;
 mod config;
 mod controller;
 mod files;
+mod import;
 mod inputs;
 mod keygen;
 mod references;
@@ -34,6 +35,7 @@ fn main() -> ExitCode {
         Command::Recipient(a) => done(controller::recipient(a)),
         Command::Verify(a) => controller::verify(a),
         Command::Reencrypt(a) => done(controller::reencrypt(a)),
+        Command::Import(a) => done(import::run(a)),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "sealgate", &mut std::io::stdout());
             Ok(0)
