@@ -537,7 +537,8 @@ mod tests {
 
     #[test]
     fn bad_objects_name_the_field() {
-        let cases: Vec<(Box<dyn Fn(&mut Value)>, &str)> = vec![
+        type Edit = Box<dyn Fn(&mut Value)>;
+        let cases: Vec<(Edit, &str)> = vec![
             (
                 Box::new(|v| v["kind"] = json!("Secret")),
                 "is bitnami.com/v1alpha1/Secret, not a bitnami.com/v1alpha1 SealedSecret",
@@ -590,5 +591,76 @@ mod tests {
             };
             assert!(err.contains(needle), "{err:?} should say {needle:?}");
         }
+    }
+
+    #[test]
+    fn deprecated_whole_secret_data() {
+        let key = super::super::hybrid::tests::test_key();
+        let public = key.private().to_public_key();
+        let inner = br#"{"kind":"Secret","apiVersion":"v1","metadata":{"name":"db","namespace":"shop","labels":{"app":"old"},"creationTimestamp":null},"data":{"password":"aHVudGVyMg=="},"type":"Opaque"}"#;
+        let sealed = super::super::hybrid::tests::encrypt(&public, inner, "shop/db");
+        let v = json!({
+            "apiVersion": API_VERSION, "kind": "SealedSecret",
+            "metadata": {"name": "db", "namespace": "shop"},
+            "spec": {"data": STANDARD.encode(&sealed)}
+        });
+        let o = BitnamiSealed::from_manifest(&v).unwrap();
+        let plain = o.decrypt(std::slice::from_ref(&key), "shop").unwrap();
+        assert_eq!(plain.data["password"].expose(), b"hunter2");
+        assert_eq!(plain.labels["app"], "old");
+        assert_eq!(plain.type_.as_deref(), Some("Opaque"));
+
+        let junk = super::super::hybrid::tests::encrypt(&public, b"[1, 2]", "shop/db");
+        let v = json!({
+            "apiVersion": API_VERSION, "kind": "SealedSecret",
+            "metadata": {"name": "db", "namespace": "shop"},
+            "spec": {"data": STANDARD.encode(&junk)}
+        });
+        let err = BitnamiSealed::from_manifest(&v)
+            .unwrap()
+            .decrypt(std::slice::from_ref(&key), "shop")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "spec.data: the unsealed value is not a JSON Secret");
+    }
+
+    #[test]
+    fn a_scope_annotation_that_does_not_match_is_named() {
+        let key = super::super::hybrid::tests::test_key();
+        let public = key.private().to_public_key();
+        let sealed = STANDARD.encode(super::super::hybrid::tests::encrypt(&public, b"v", "shop"));
+        let v = json!({
+            "apiVersion": API_VERSION, "kind": "SealedSecret",
+            "metadata": {"name": "db", "namespace": "shop"},
+            "spec": {"encryptedData": {"a": sealed, "b": sealed, "c": "!!"}}
+        });
+        let err = BitnamiSealed::from_manifest(&v)
+            .unwrap()
+            .decrypt(std::slice::from_ref(&key), "shop")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "keys \"a\", \"b\": sealed namespace-wide but the SealedSecret says strict: \
+             annotate it sealedsecrets.bitnami.com/namespace-wide: \"true\"; key \"c\": not valid base64"
+        );
+    }
+
+    #[test]
+    fn huge_values_are_refused_before_any_work() {
+        let v = json!({
+            "apiVersion": API_VERSION, "kind": "SealedSecret",
+            "metadata": {"name": "db", "namespace": "shop"},
+            "spec": {"encryptedData": {"a": "A".repeat(MAX_VALUE_TEXT + 1)}}
+        });
+        let err = BitnamiSealed::from_manifest(&v)
+            .unwrap()
+            .decrypt(&[], "shop")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("key \"a\": sealed value is 2097153 bytes of text"),
+            "{err}"
+        );
     }
 }

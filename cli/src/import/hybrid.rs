@@ -42,10 +42,10 @@ pub enum HybridError {
     #[error("no key decrypts it")]
     NoKey,
     /// The RSA part decrypted to something that is not an AES-256 key.
-    #[error("its session key is {0} bytes, not {SESSION_KEY_LEN}")]
+    #[error("has a session key of {0} bytes, not {SESSION_KEY_LEN}")]
     SessionKey(usize),
     /// The session key was right but AES-GCM authentication failed.
-    #[error("the value was altered (AES-GCM authentication failed)")]
+    #[error("was altered (AES-GCM authentication failed)")]
     Tampered,
 }
 
@@ -85,7 +85,7 @@ pub fn decrypt(keys: &[BitnamiKey], sealed: &[u8], label: &str) -> Result<Secret
 }
 
 #[cfg(test)]
-mod tests {
+pub mod tests {
     use super::*;
     use aes_gcm::aead::Aead;
     use rsa::RsaPublicKey;
@@ -106,7 +106,7 @@ mod tests {
         out
     }
 
-    fn test_key() -> BitnamiKey {
+    pub fn test_key() -> BitnamiKey {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testdata/bitnami");
         super::super::keys::load(&[dir.join("controller.key.pem")])
             .unwrap()

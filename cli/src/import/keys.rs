@@ -274,7 +274,7 @@ mod tests {
             (write("bad.yaml", "a: [\n"), "neither PEM nor a Secret manifest"),
         ];
         for (path, needle) in cases {
-            let err = format!("{:#}", load(&[path.clone()]).unwrap_err());
+            let err = format!("{:#}", load(std::slice::from_ref(&path)).unwrap_err());
             assert!(
                 err.contains(needle),
                 "{}: {err:?} should say {needle:?}",
