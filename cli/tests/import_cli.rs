@@ -267,6 +267,18 @@ fn template_data_is_carried_over_verbatim() {
     assert_eq!(obj["spec"]["template"]["metadata"]["labels"]["app"], "shop");
     let (_, data) = s.unseal(&out).remove(0);
     assert_eq!(data, demo_values("db-creds"));
+    let (code, _, err) = s.import(
+        &[&key("controller.key.pem")],
+        &["-f", &fixture_arg("template-data.yaml")],
+    );
+    assert_eq!(code, 0);
+    // Until core's SecretTemplate has `data`, the importer says the controller will not render it.
+    let warned = err
+        .contains("spec.template.data is carried over, but this build's SealedSecret type has no such field");
+    let template: sealgate_core::SecretTemplate =
+        serde_json::from_value(serde_json::json!({"data": {"k": "v"}})).unwrap();
+    let core_has_it = serde_json::to_value(&template).unwrap().get("data").is_some();
+    assert_eq!(warned, !core_has_it, "{err}");
     // YAML output carries it too.
     let out = s.import_ok(
         &[&key("controller.key.pem")],

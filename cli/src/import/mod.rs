@@ -46,6 +46,12 @@ fn run_bitnami(args: &ImportBitnamiArgs) -> Result<()> {
         for w in &object.warnings {
             eprintln!("warning: {label}: {w}");
         }
+        if !object.template_data.is_empty() && !core_keeps_template_data() {
+            eprintln!(
+                "warning: {label}: spec.template.data is carried over, but this build's SealedSecret \
+                 type has no such field: its controller will not render it"
+            );
+        }
     }
     let text = match args.format {
         Format::Yaml => manifest::to_yaml(&sealed)?,
@@ -168,6 +174,21 @@ fn set_template_data(value: &mut Value, object: &BitnamiSealed) {
             template.insert("data".into(), Value::Object(data));
         }
     }
+}
+
+/// Whether core's `SealedSecret` type keeps `spec.template.data` through a round trip
+/// (it is being added there; until then the field is written but not understood).
+fn core_keeps_template_data() -> bool {
+    let probe = serde_json::json!({
+        "apiVersion": sealgate_core::names::API_VERSION,
+        "kind": sealgate_core::names::KIND,
+        "metadata": {"name": "probe"},
+        "spec": {"template": {"data": {"k": "{{ .k }}"}}},
+    });
+    sealgate_core::sealed_from_manifest(&probe)
+        .ok()
+        .and_then(|s| serde_json::to_value(s).ok())
+        .is_some_and(|v| v.pointer("/spec/template/data/k").is_some())
 }
 
 /// `--raw`: one value from `kubeseal --raw`, sealed again as `sealgate seal --raw` would.
