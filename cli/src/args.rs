@@ -86,6 +86,9 @@ Examples:
   sealgate validate --format github deploy/
   sealgate validate --format sarif deploy/ > sealgate.sarif
 
+  # In GitLab CI: a Code Quality report (artifacts:reports:codequality) for the merge request
+  sealgate validate --format gitlab deploy/ > gl-code-quality-report.json
+
 Exit status: 0 no errors, 1 findings at error level, 2 unusable input or usage.
 Settings (recipients file, disabled codes, Secrets created elsewhere) come from
 .sealgate.yaml at the repository root.";
@@ -97,6 +100,9 @@ Examples:
 
   # As a pre-commit hook (see .pre-commit-hooks.yaml), on the staged files
   sealgate scan deploy/secret.yaml .env.production
+
+  # GitLab Code Quality report (also json, sarif, github)
+  sealgate scan --format gitlab . > gl-code-quality-report.json
 
 Exit status: 0 clean, 1 findings at error level, 2 unusable input.";
 

@@ -1,11 +1,13 @@
 //! Findings of `sealgate validate` and `sealgate scan`, and the formats they are
-//! printed in: text for people, JSON for tools, SARIF for code scanning, and
-//! GitHub workflow-command annotations.
+//! printed in: text for people, JSON for tools, SARIF for code scanning,
+//! GitHub workflow-command annotations, and GitLab Code Quality reports.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use clap::ValueEnum;
 use serde_json::json;
+use sha2::{Digest, Sha256};
 
 /// How bad a finding is. Errors fail the run (exit 1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -53,6 +55,8 @@ pub enum ReportFormat {
     Sarif,
     /// GitHub Actions workflow commands (annotations on the pull request).
     Github,
+    /// GitLab Code Quality report (`artifacts:reports:codequality`), shown in merge requests.
+    Gitlab,
 }
 
 /// Counts for the summary line.
@@ -94,6 +98,7 @@ pub fn render(
         ReportFormat::Json => json_report(findings, summary),
         ReportFormat::Sarif => sarif(findings, describe),
         ReportFormat::Github => github(findings, summary),
+        ReportFormat::Gitlab => gitlab(findings),
     }
 }
 
@@ -269,6 +274,67 @@ fn gh_property(s: &str) -> String {
     gh_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
+/// GitLab's severities, in its order: errors fail the job, so they rank above the rest.
+fn gitlab_severity(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Error => "major",
+        Severity::Warning => "minor",
+        Severity::Note => "info",
+    }
+}
+
+/// The Code Quality report: a JSON array of issues, each with a fingerprint GitLab uses
+/// to tell new findings from fixed ones between the merge request and its target.
+///
+/// The fingerprint is the SHA-256 of the code, file, object and field path: it stays
+/// the same when lines move or the message's details change, and changes when the
+/// finding is about something else. Findings that share all four are told apart by
+/// their order in the file.
+fn gitlab(findings: &[Finding]) -> String {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let issues: Vec<_> = findings
+        .iter()
+        .map(|f| {
+            let path = sarif_uri(&f.file);
+            let identity = [
+                "sealgate",
+                f.code,
+                &path,
+                f.object.as_deref().unwrap_or(""),
+                f.field.as_deref().unwrap_or(""),
+            ]
+            .join("\0");
+            let n = seen.entry(identity.clone()).or_insert(0);
+            *n += 1;
+            let mut hash = Sha256::new();
+            hash.update(identity.as_bytes());
+            if *n > 1 {
+                hash.update(format!("\0{n}").as_bytes());
+            }
+            let fingerprint = hash
+                .finalize()
+                .iter()
+                .fold(String::with_capacity(64), |mut s, b| {
+                    let _ = write!(s, "{b:02x}");
+                    s
+                });
+            json!({
+                "description": one_line(f),
+                "check_name": format!("sealgate/{}", f.code),
+                "fingerprint": fingerprint,
+                "severity": gitlab_severity(f.severity),
+                "location": {
+                    "path": path,
+                    "lines": {"begin": f.line.unwrap_or(1)},
+                },
+            })
+        })
+        .collect();
+    let mut s = serde_json::to_string_pretty(&issues).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -345,5 +411,49 @@ mod tests {
         assert_eq!(r["locations"][0]["physicalLocation"]["region"]["startLine"], 12);
         let rule_index = r["ruleIndex"].as_u64().unwrap() as usize;
         assert_eq!(run["tool"]["driver"]["rules"][rule_index]["id"], "missing-key");
+    }
+
+    #[test]
+    fn gitlab_code_quality_fields_and_stable_fingerprints() {
+        let f = sample();
+        let doc: serde_json::Value = serde_json::from_str(&gitlab(&f)).unwrap();
+        let issues = doc.as_array().unwrap();
+        assert_eq!(issues.len(), 2);
+        let first = &issues[0];
+        assert_eq!(first["check_name"], "sealgate/missing-key");
+        assert_eq!(first["severity"], "major");
+        assert_eq!(first["location"]["path"], "apps/api.yaml");
+        assert_eq!(first["location"]["lines"]["begin"], 12);
+        assert!(
+            first["description"]
+                .as_str()
+                .unwrap()
+                .starts_with("Deployment prod/api: ")
+        );
+        assert_eq!(issues[1]["severity"], "minor");
+        assert_eq!(issues[1]["location"]["lines"]["begin"], 1, "no line: the first");
+        let fp = |i: usize| issues[i]["fingerprint"].as_str().unwrap().to_owned();
+        assert_eq!(fp(0).len(), 64);
+        assert_ne!(fp(0), fp(1));
+
+        // Moving lines or rewording keeps the fingerprint; another field changes it.
+        let mut moved = f.clone();
+        moved[0].line = Some(40);
+        moved[0].message = "reworded".into();
+        moved[0].file = "apps/api.yaml".into();
+        let again: serde_json::Value = serde_json::from_str(&gitlab(&moved)).unwrap();
+        assert_eq!(again[0]["fingerprint"], fp(0).as_str());
+        let mut other = f.clone();
+        other[0].field = Some("spec.template.spec.containers[api].env[OTHER]".into());
+        let other: serde_json::Value = serde_json::from_str(&gitlab(&other)).unwrap();
+        assert_ne!(other[0]["fingerprint"], fp(0).as_str());
+
+        // Two findings that share code, file, object and field still get distinct fingerprints.
+        let twice = vec![f[0].clone(), f[0].clone()];
+        let twice: serde_json::Value = serde_json::from_str(&gitlab(&twice)).unwrap();
+        assert_eq!(twice[0]["fingerprint"], fp(0).as_str());
+        assert_ne!(twice[0]["fingerprint"], twice[1]["fingerprint"]);
+
+        assert_eq!(gitlab(&[]), "[]\n");
     }
 }

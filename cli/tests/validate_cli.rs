@@ -170,6 +170,7 @@ fn examples_in_every_format() {
         ("json", "examples.json"),
         ("sarif", "examples.sarif"),
         ("github", "examples.github"),
+        ("gitlab", "examples.gitlab.json"),
     ] {
         let (code, out, _) = run(sealgate(&examples).args(["validate", "--format", format, "."]));
         assert_eq!(code, 1, "{format}: the demo has one deliberately missing key");
@@ -413,4 +414,38 @@ fn scan_finds_plaintext_and_env_files() {
     assert_eq!(code, 0, "{out}");
     let (code, _, _) = run(sealgate(d).args(["scan", "deploy/chart.yaml"]));
     assert_eq!(code, 0);
+}
+
+#[test]
+fn scan_gitlab_report_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("deploy")).unwrap();
+    std::fs::write(
+        d.join("deploy/s.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: shop}\ndata: {k: dg==}\n",
+    )
+    .unwrap();
+    std::fs::write(d.join(".env"), "TOKEN=CANARY-scan-77\n").unwrap();
+    std::fs::write(d.join("deploy/chart.yaml"), "{{ .Values.x }}: [\n").unwrap();
+    let (code, out, _) = run(sealgate(d).args(["scan", "--format", "gitlab"]));
+    assert_eq!(code, 1, "{out}");
+    assert!(!out.contains("CANARY"), "{out}");
+    snapshot("scan.gitlab.json", &out);
+    // What GitLab requires of every issue.
+    let issues: Value = serde_json::from_str(&out).unwrap();
+    for issue in issues.as_array().unwrap() {
+        for field in ["description", "check_name", "fingerprint"] {
+            assert!(!issue[field].as_str().unwrap().is_empty(), "{field}: {issue}");
+        }
+        assert!(
+            ["info", "minor", "major", "critical", "blocker"].contains(&issue["severity"].as_str().unwrap())
+        );
+        let path = issue["location"]["path"].as_str().unwrap();
+        assert!(!path.starts_with('/') && !path.starts_with("./"), "{path}");
+        assert!(issue["location"]["lines"]["begin"].as_u64().unwrap() >= 1);
+    }
+    // The same tree scanned again gives the same fingerprints.
+    let (_, again, _) = run(sealgate(d).args(["scan", "--format", "gitlab"]));
+    assert_eq!(again, out);
 }
