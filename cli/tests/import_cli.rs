@@ -15,6 +15,15 @@ use serde_json::Value;
 /// Plaintexts that must never appear in any output of the importer.
 const PLAINTEXTS: &[&str] = &["app-demo", "p@ss-demo", "MIIBdemo", "MIIEdemo", "raw-demo"];
 
+/// Every base64 line of the Bitnami private keys: no output may show one.
+fn private_key_lines() -> Vec<String> {
+    ["controller.key.pem", "old.key.pem"]
+        .iter()
+        .flat_map(|f| fixture_text(f).lines().map(str::to_owned).collect::<Vec<_>>())
+        .filter(|l| !l.starts_with("-----"))
+        .collect()
+}
+
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/testdata/bitnami")
@@ -91,6 +100,12 @@ impl Sandbox {
         for p in PLAINTEXTS {
             assert!(!out.contains(p), "stdout shows plaintext {p:?}: {out}");
             assert!(!err.contains(p), "stderr shows plaintext {p:?}: {err}");
+        }
+        for l in private_key_lines() {
+            assert!(
+                !out.contains(&l) && !err.contains(&l),
+                "output shows the private key"
+            );
         }
         (code, out, err)
     }

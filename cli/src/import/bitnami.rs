@@ -172,6 +172,8 @@ pub struct BitnamiSealed {
     pub warnings: Vec<String>,
     /// A lone `kubeseal --raw` value: the scope came from `--scope`, not an annotation.
     raw: bool,
+    /// Why no key decrypts this object's values, once worked out.
+    diagnosis: std::cell::OnceCell<String>,
 }
 
 impl BitnamiSealed {
@@ -260,6 +262,7 @@ impl BitnamiSealed {
             template_data,
             warnings,
             raw: false,
+            diagnosis: std::cell::OnceCell::new(),
         })
     }
 
@@ -279,6 +282,7 @@ impl BitnamiSealed {
             template_data: BTreeMap::new(),
             warnings: Vec::new(),
             raw: true,
+            diagnosis: std::cell::OnceCell::new(),
         }
     }
 
@@ -375,7 +379,12 @@ impl BitnamiSealed {
             .map_err(|_| "not valid base64".to_owned())?;
         match hybrid::decrypt(keys, &sealed, label) {
             Ok(value) => Ok(value),
-            Err(HybridError::NoKey) => Err(self.diagnose(keys, &sealed, namespace)),
+            // The label and keys are the object's, so one diagnosis (up to two more RSA
+            // decryptions per key) serves all its values: a wrong key costs no more.
+            Err(HybridError::NoKey) => Err(self
+                .diagnosis
+                .get_or_init(|| self.diagnose(keys, &sealed, namespace))
+                .clone()),
             Err(e) => Err(format!("sealed value {e}")),
         }
     }
