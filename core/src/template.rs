@@ -145,14 +145,14 @@ impl<'t> Template<'t> {
     /// Checks that every key read is in `sealed` (the names only; no value needed).
     pub fn check_keys(&self, mut sealed: impl FnMut(&str) -> bool) -> Result<(), TemplateError> {
         for part in &self.parts {
-            if let Part::Key { key, line, column } = part {
-                if !sealed(key) {
-                    return Err(TemplateError::NotSealed {
-                        key: key.to_string(),
-                        line: *line,
-                        column: *column,
-                    });
-                }
+            if let Part::Key { key, line, column } = part
+                && !sealed(key)
+            {
+                return Err(TemplateError::NotSealed {
+                    key: key.to_string(),
+                    line: *line,
+                    column: *column,
+                });
             }
         }
         Ok(())
