@@ -15,7 +15,9 @@ use sealgate_core::inventory::MemoryInventory;
 use sealgate_core::keys::parse_fingerprint_annotation;
 use sealgate_core::manifest::{self, Document, Locator};
 use sealgate_core::refs::{self, RefError, Workload};
-use sealgate_core::{RecipientSet, names, naming, plaintext_keys, seal, sealed_from_manifest};
+use sealgate_core::{
+    RecipientSet, SecretError, names, naming, plaintext_keys, seal, sealed_from_manifest, template_problems,
+};
 use zeroize::Zeroizing;
 
 use crate::args::ValidateArgs;
@@ -313,7 +315,7 @@ impl Ctx<'_> {
             Ok(s) => s,
             Err(e) => {
                 let field = match &e {
-                    sealgate_core::SecretError::Field { field, .. } => Some(field.clone()),
+                    SecretError::Field { field, .. } => Some(field.clone()),
                     _ => None,
                 };
                 add("invalid-sealed-secret", Severity::Error, field, e.to_string());
@@ -334,6 +336,14 @@ impl Ctx<'_> {
                 let message = format!("sealed value of key {key:?} is invalid: {e}");
                 add("malformed-sealed-value", Severity::Error, field, message);
             }
+        }
+        for problem in template_problems(&sealed) {
+            let key = match &problem {
+                SecretError::Template { key, .. } | SecretError::TemplateShadowsSealedKey { key } => key,
+                _ => continue,
+            };
+            let field = Some(format!("spec.template.data.{key}"));
+            add("invalid-template", Severity::Error, field, problem.to_string());
         }
         let Some(recipients) = recipients else { return };
         let annotations = sealed.metadata.annotations.as_ref();
@@ -403,6 +413,7 @@ pub fn describe(code: &str) -> &'static str {
         "invalid-sealed-secret" => "A SealedSecret object is malformed",
         "invalid-key" => "A SealedSecret data key breaks Kubernetes' naming rules",
         "malformed-sealed-value" => "A SealedSecret value is not valid base64-encoded age",
+        "invalid-template" => "A SealedSecret's template data cannot be built from its sealed keys",
         "unknown-recipient" => "A SealedSecret is sealed to a recipient not in the repository's list",
         "missing-recipient" => "A SealedSecret is not sealed to every recipient in the repository's list",
         "duplicate-object" => "The same object is defined twice",

@@ -366,6 +366,60 @@ fn sealed_secret_checks() {
 }
 
 #[test]
+fn template_data_keys_are_provided_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let key = run(sealgate(d).args(["keygen", "-o", "key.txt"]))
+        .1
+        .trim()
+        .to_owned();
+    let (code, sealed, err) = run(sealgate(d).args([
+        "seal",
+        "-r",
+        &key,
+        "--name",
+        "db",
+        "--namespace",
+        "prod",
+        "--from-literal",
+        "password=x",
+        "-o",
+        "json",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    let mut sealed: Value = serde_json::from_str(&sealed).unwrap();
+    sealed["spec"]["template"]["data"] = serde_json::json!({"config.yaml": "password: {{ .password }}\n"});
+    let deployment = r#"{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "api", "namespace": "prod"},
+        "spec": {"selector": {}, "template": {"spec": {"containers": [{"name": "api", "image": "x",
+        "volumeMounts": [], "env": [{"name": "CONFIG", "valueFrom": {"secretKeyRef": {"name": "db", "key": "config.yaml"}}}]}]}}}}"#;
+    std::fs::write(d.join("deploy.json"), deployment).unwrap();
+    std::fs::write(d.join("db.json"), sealed.to_string()).unwrap();
+    let (code, out, _) = run(sealgate(d).args(["validate", "--format", "json", "deploy.json", "db.json"]));
+    assert_eq!(code, 0, "a template key is a provided key: {out}");
+
+    sealed["spec"]["template"]["data"]["config.yaml"] = serde_json::json!("password: {{ .token }}");
+    sealed["spec"]["template"]["data"]["password"] = serde_json::json!("{{ .password }}");
+    std::fs::write(d.join("db.json"), sealed.to_string()).unwrap();
+    let (code, out, _) = run(sealgate(d).args(["validate", "--format", "json", "deploy.json", "db.json"]));
+    assert_eq!(code, 1, "{out}");
+    let got: Vec<(String, String)> = findings(&out).into_iter().map(|f| (f.0, f.3)).collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "invalid-template".to_owned(),
+                "spec.template.data.config.yaml".to_owned()
+            ),
+            (
+                "invalid-template".to_owned(),
+                "spec.template.data.password".to_owned()
+            ),
+        ]
+    );
+    assert!(out.contains("key \\\"token\\\" is not sealed"), "{out}");
+}
+
+#[test]
 fn plaintext_secrets_and_their_opt_out() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

@@ -45,6 +45,11 @@ pub struct SecretTemplate {
     /// Labels and annotations copied onto the produced Secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<TemplateMetadata>,
+    /// Data keys of the produced Secret built from the unsealed keys, e.g.
+    /// `config.yaml: "password: {{ .password }}"` (see [`crate::template`]).
+    /// Not secret themselves: the templates are plain text in Git.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub data: BTreeMap<String, String>,
 }
 
 /// Labels and annotations of the produced Secret.
@@ -84,6 +89,17 @@ pub fn crd_yaml() -> String {
 }
 
 impl SealedSecret {
+    /// Every data key the produced Secret will have: the sealed keys and the
+    /// template keys.
+    pub fn produced_keys(&self) -> impl Iterator<Item = &str> {
+        let templated = self.spec.template.iter().flat_map(|t| t.data.keys());
+        self.spec
+            .encrypted_data
+            .keys()
+            .chain(templated)
+            .map(String::as_str)
+    }
+
     /// The `Ready` condition, if the controller has written one.
     pub fn ready_condition(&self) -> Option<&Condition> {
         self.status

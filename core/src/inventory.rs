@@ -518,13 +518,18 @@ pub fn parse_key_stamp(stamp: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// A SealedSecret object: keys of `encryptedData`; readiness from its Ready condition.
+/// A SealedSecret object: keys of `encryptedData` and of `template.data`;
+/// readiness from its Ready condition.
 pub fn sealed_secret_provider(obj: &Value, namespace: &str, name: &str) -> Provider {
-    let keys = obj
-        .pointer("/spec/encryptedData")
-        .and_then(Value::as_object)
-        .map(|m| m.keys().cloned().collect())
-        .unwrap_or_default();
+    let keys_of = |pointer| {
+        obj.pointer(pointer)
+            .and_then(Value::as_object)
+            .into_iter()
+            .flat_map(|m| m.keys().cloned())
+    };
+    let keys = keys_of("/spec/encryptedData")
+        .chain(keys_of("/spec/template/data"))
+        .collect();
     let generation = obj.pointer("/metadata/generation").and_then(Value::as_i64);
     let observed = obj.pointer("/status/observedGeneration").and_then(Value::as_i64);
     Provider {
@@ -543,7 +548,7 @@ pub fn sealed_secret_provider_of(sealed: &SealedSecret, namespace: &str, name: &
         kind: ProviderKind::SealedSecret,
         namespace: namespace.to_owned(),
         name: name.to_owned(),
-        keys: Keys::Known(sealed.spec.encrypted_data.keys().cloned().collect()),
+        keys: Keys::Known(sealed.produced_keys().map(str::to_owned).collect()),
         readiness: sealed_secret_readiness(sealed),
     }
 }
@@ -674,6 +679,8 @@ mod tests {
         ] {
             let mut s = SealedSecret::new("db", Default::default());
             s.spec.encrypted_data.insert("password".into(), "x".into());
+            let template = s.spec.template.get_or_insert_default();
+            template.data.insert("dsn".into(), "db://{{ .password }}".into());
             s.metadata.generation = generation;
             s.status = Some(crate::SealedSecretStatus {
                 observed_generation: observed,
@@ -690,6 +697,12 @@ mod tests {
                 typed.readiness
             })
             .collect();
+        let keys = sealed_secret_provider_of(&cases[0], "prod", "db").keys;
+        assert_eq!(
+            keys,
+            Keys::Known(["dsn".to_owned(), "password".to_owned()].into()),
+            "template keys are provided keys"
+        );
         assert_eq!(readiness[0], Readiness::Ready);
         assert!(matches!(&readiness[1], Readiness::Failed { reason, .. } if reason == "UnsealFailed"));
         assert_eq!(

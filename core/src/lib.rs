@@ -40,12 +40,13 @@ pub mod refs;
 pub mod seal;
 pub mod secret;
 pub mod secret_bytes;
+pub mod template;
 
 pub use crd::{SealedSecret, SealedSecretSpec, SealedSecretStatus, SecretTemplate, TemplateMetadata};
 pub use keys::{Identity, KeyError, Keyring, Recipient, RecipientSet};
 pub use seal::{Scope, SealError, UnsealError};
 pub use secret::{
     PlainSecret, SealOptions, SecretError, merge_into, plaintext_keys, seal_secret, sealed_from_manifest,
-    unseal_secret,
+    template_problems, unseal_secret,
 };
 pub use secret_bytes::{SecretBytes, zeroize_json};

@@ -86,6 +86,20 @@ pub enum SecretError {
     /// One or more values failed to unseal.
     #[error("{}", describe_unseal_failures(.0))]
     Unseal(Vec<(String, UnsealError)>),
+    /// A `spec.template.data` entry cannot be built.
+    #[error("spec.template.data[{key:?}]: {source}")]
+    Template {
+        /// The template's data key.
+        key: String,
+        /// Why.
+        source: crate::template::TemplateError,
+    },
+    /// A `spec.template.data` key is also sealed: which value wins would be a guess.
+    #[error("spec.template.data[{key:?}]: the key is also in spec.encryptedData; use one or the other")]
+    TemplateShadowsSealedKey {
+        /// The key in both.
+        key: String,
+    },
 }
 
 fn describe_unseal_failures(failures: &[(String, UnsealError)]) -> String {
@@ -249,6 +263,7 @@ impl PlainSecret {
             type_: self.type_.clone(),
             immutable: self.immutable,
             metadata,
+            data: BTreeMap::new(),
         };
         (template != SecretTemplate::default()).then_some(template)
     }
@@ -371,6 +386,14 @@ pub fn merge_into(
             "no namespace: set metadata.namespace or pass --namespace (only --scope cluster seals without one)",
         ));
     }
+    let templated = sealed.spec.template.as_ref().map(|t| &t.data);
+    if let Some(key) = secret
+        .data
+        .keys()
+        .find(|k| templated.is_some_and(|t| t.contains_key(*k)))
+    {
+        return Err(SecretError::TemplateShadowsSealedKey { key: key.clone() });
+    }
     let mut new_values = BTreeMap::new();
     for (key, value) in &secret.data {
         let at = Location {
@@ -430,7 +453,30 @@ pub fn sealed_from_manifest(value: &Value) -> Result<SealedSecret, SecretError> 
     })
 }
 
-/// Unseals every value of `sealed`, checking each binding against where it sits.
+/// What is wrong with `spec.template.data`, one error per template key, found
+/// without any key: unsupported syntax, a key that is not sealed, a template key
+/// that is also sealed. [`unseal_secret`] refuses the first; CI reports them all.
+pub fn template_problems(sealed: &SealedSecret) -> Vec<SecretError> {
+    let templates = sealed.spec.template.iter().flat_map(|t| &t.data);
+    let sealed_keys = &sealed.spec.encrypted_data;
+    templates
+        .filter_map(|(key, text)| {
+            if sealed_keys.contains_key(key) {
+                return Some(SecretError::TemplateShadowsSealedKey { key: key.clone() });
+            }
+            crate::template::Template::parse(text)
+                .and_then(|t| t.check_keys(|k| sealed_keys.contains_key(k)))
+                .err()
+                .map(|source| SecretError::Template {
+                    key: key.clone(),
+                    source,
+                })
+        })
+        .collect()
+}
+
+/// Unseals every value of `sealed`, checking each binding against where it sits,
+/// then builds the template data from the unsealed values.
 ///
 /// `default_namespace` stands in when the object has no `metadata.namespace`.
 /// All failing keys are reported together.
@@ -463,7 +509,13 @@ pub fn unseal_secret(
     if !failures.is_empty() {
         return Err(SecretError::Unseal(failures));
     }
+    if let Some(problem) = template_problems(sealed).into_iter().next() {
+        return Err(problem);
+    }
     let template = sealed.spec.template.clone().unwrap_or_default();
+    let rendered = crate::template::render_all(&template.data, &data)
+        .map_err(|(key, source)| SecretError::Template { key, source })?;
+    data.extend(rendered);
     let meta = template.metadata.unwrap_or_default();
     Ok(PlainSecret {
         name,
@@ -601,5 +653,63 @@ mod tests {
             "{err}"
         );
         assert!(!err.contains("hunter2") && !err.contains("root"));
+    }
+
+    #[test]
+    fn template_data_is_rendered_from_the_unsealed_keys() {
+        let id = Identity::generate();
+        let recipients = RecipientSet::from(vec![id.recipient()]);
+        let keyring = Keyring::from(vec![id]);
+        let opts = SealOptions {
+            recipients: &recipients,
+            scope: Scope::Strict,
+        };
+        let secret = PlainSecret::from_manifest(&secret_json()).unwrap();
+        let mut sealed = seal_secret(&secret, &opts).unwrap();
+        let template = sealed.spec.template.get_or_insert_default();
+        template.data.insert(
+            "dsn".into(),
+            "postgres://{{ .user }}:{{ index . \"password\" }}@db".into(),
+        );
+        let back = unseal_secret(&sealed, &keyring, "default").unwrap();
+        assert_eq!(back.data["dsn"].expose(), b"postgres://root:hunter2@db");
+        assert_eq!(
+            sealed.produced_keys().collect::<Vec<_>>(),
+            ["password", "user", "dsn"]
+        );
+
+        let mut unsealed_key = sealed.clone();
+        let data = &mut unsealed_key.spec.template.get_or_insert_default().data;
+        data.insert("dsn".into(), "{{ .token }}".into());
+        let err = unseal_secret(&unsealed_key, &keyring, "default").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "spec.template.data[\"dsn\"]: line 1, column 1: key \"token\" is not sealed in this SealedSecret"
+        );
+
+        let mut other_syntax = sealed.clone();
+        let data = &mut other_syntax.spec.template.get_or_insert_default().data;
+        data.insert("dsn".into(), "{{ .user | upper }}".into());
+        let err = unseal_secret(&other_syntax, &keyring, "default").unwrap_err();
+        assert!(
+            matches!(&err, SecretError::Template { key, .. } if key == "dsn"),
+            "{err}"
+        );
+        assert!(!err.to_string().contains("root"), "{err}");
+
+        let mut shadowing = sealed.clone();
+        let data = &mut shadowing.spec.template.get_or_insert_default().data;
+        data.insert("user".into(), "{{ .password }}".into());
+        assert_eq!(
+            unseal_secret(&shadowing, &keyring, "default").unwrap_err(),
+            SecretError::TemplateShadowsSealedKey { key: "user".into() }
+        );
+        let mut update = PlainSecret::default();
+        update.data.insert("dsn".into(), SecretBytes::copy_from(b"x"));
+        assert_eq!(
+            merge_into(&mut sealed, &update, &opts).unwrap_err(),
+            SecretError::TemplateShadowsSealedKey { key: "dsn".into() },
+            "sealing a key a template already builds is refused"
+        );
     }
 }
