@@ -267,7 +267,7 @@ fn tls_secret_keeps_its_type_and_values() {
 }
 
 #[test]
-fn template_data_is_carried_over_verbatim() {
+fn template_data_is_carried_over_and_renders_as_bitnami_renders_it() {
     let s = Sandbox::new();
     let out = s.import_ok(
         &[&key("controller.key.pem")],
@@ -280,20 +280,14 @@ fn template_data_is_carried_over_verbatim() {
     );
     assert_eq!(obj["spec"]["template"]["type"], "Opaque");
     assert_eq!(obj["spec"]["template"]["metadata"]["labels"]["app"], "shop");
+    // Unsealed, the template renders to what Bitnami's controller renders (the fixture README).
     let (_, data) = s.unseal(&out).remove(0);
-    assert_eq!(data, demo_values("db-creds"));
-    let (code, _, err) = s.import(
-        &[&key("controller.key.pem")],
-        &["-f", &fixture_arg("template-data.yaml")],
+    let mut want = demo_values("db-creds");
+    want.insert(
+        "config.yaml".into(),
+        "db:\n  user: app-demo\n  password: p@ss-demo-db-creds-Ω\n".into(),
     );
-    assert_eq!(code, 0);
-    // Until core's SecretTemplate has `data`, the importer says the controller will not render it.
-    let warned = err
-        .contains("spec.template.data is carried over, but this build's SealedSecret type has no such field");
-    let template: sealgate_core::SecretTemplate =
-        serde_json::from_value(serde_json::json!({"data": {"k": "v"}})).unwrap();
-    let core_has_it = serde_json::to_value(&template).unwrap().get("data").is_some();
-    assert_eq!(warned, !core_has_it, "{err}");
+    assert_eq!(data, want);
     // YAML output carries it too.
     let out = s.import_ok(
         &[&key("controller.key.pem")],
@@ -302,6 +296,18 @@ fn template_data_is_carried_over_verbatim() {
     assert!(
         out.contains("    data:\n      config.yaml: \"db:\\n  user: {{ index . \\\"username\\\" }}\\n  password: {{ .password }}\\n\"\n"),
         "{out}"
+    );
+    // A Sprig function, which Bitnami renders and sealgate does not, is refused at import.
+    let text = std::fs::read_to_string(fixture("template-data.yaml")).unwrap();
+    let sprig = s.write(
+        "sprig.yaml",
+        &text.replace("{{ .password", "{{ .password | upper"),
+    );
+    let (code, out, err) = s.import(&[&key("controller.key.pem")], &["-f", &sprig]);
+    assert_eq!((code, out.as_str()), (2, ""), "{err}");
+    assert!(
+        err.contains("spec.template.data[\"config.yaml\"]: line 3, column 13: unsupported template syntax"),
+        "{err}"
     );
 }
 

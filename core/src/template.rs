@@ -211,7 +211,8 @@ fn action(body: &str) -> Result<Option<Cow<'_, str>>, String> {
     if body.is_empty() {
         return Ok(None);
     }
-    if let Some(field) = body.strip_prefix('.') {
+    let single_word = !body.contains(|c: char| is_space(c) || "|()$".contains(c));
+    if let Some(field) = body.strip_prefix('.').filter(|_| single_word) {
         if is_identifier(field) {
             return Ok(Some(Cow::Borrowed(field)));
         }

@@ -11,7 +11,7 @@ use std::path::Path;
 use anyhow::{Context, Result, anyhow, bail};
 use sealgate_core::manifest::{self, Document};
 use sealgate_core::seal::{self, Binding, Location};
-use sealgate_core::{RecipientSet, SealOptions, SealedSecret, naming, seal_secret};
+use sealgate_core::{RecipientSet, SealOptions, SealedSecret, naming, seal_secret, template_problems};
 use serde_json::Value;
 
 use crate::args::{Format, ImportBitnamiArgs, ImportCommand};
@@ -45,12 +45,6 @@ fn run_bitnami(args: &ImportBitnamiArgs) -> Result<()> {
     for (label, object) in &objects {
         for w in &object.warnings {
             eprintln!("warning: {label}: {w}");
-        }
-        if !object.template_data.is_empty() && !core_keeps_template_data() {
-            eprintln!(
-                "warning: {label}: spec.template.data is carried over, but this build's SealedSecret \
-                 type has no such field: its controller will not render it"
-            );
         }
     }
     let text = match args.format {
@@ -131,11 +125,18 @@ fn import_one(
     let mut sealed = seal_secret(&plain, &opts)?;
     drop(plain);
     add_metadata(&mut sealed, object);
-    let mut value = serde_json::to_value(&sealed).context("cannot serialize the SealedSecret")?;
     if !object.template_data.is_empty() {
-        set_template_data(&mut value, object);
+        sealed.spec.template.get_or_insert_default().data = object.template_data.clone();
+        // Bitnami renders Sprig functions too; sealgate does not, so say so now, not in the cluster.
+        let problems: Vec<String> = template_problems(&sealed)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        if !problems.is_empty() {
+            bail!("{}", problems.join("; "));
+        }
     }
-    Ok(value)
+    serde_json::to_value(&sealed).context("cannot serialize the SealedSecret")
 }
 
 /// The SealedSecret's own labels and annotations (Argo CD sync waves, Flux labels, …)
@@ -150,45 +151,6 @@ fn add_metadata(sealed: &mut SealedSecret, object: &BitnamiSealed) {
             annotations.entry(k.clone()).or_insert_with(|| v.clone());
         }
     }
-}
-
-/// Writes Bitnami's `spec.template.data` into `spec.template.data` verbatim.
-///
-/// Core's `SecretTemplate` has no `data` field yet, so it is added to the serialized
-/// object; once core has the field this becomes a plain assignment.
-fn set_template_data(value: &mut Value, object: &BitnamiSealed) {
-    let data: serde_json::Map<String, Value> = object
-        .template_data
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-        .collect();
-    let spec = value.as_object_mut().map(|o| {
-        o.entry("spec")
-            .or_insert_with(|| Value::Object(Default::default()))
-    });
-    if let Some(Value::Object(spec)) = spec {
-        let template = spec
-            .entry("template")
-            .or_insert_with(|| Value::Object(Default::default()));
-        if let Value::Object(template) = template {
-            template.insert("data".into(), Value::Object(data));
-        }
-    }
-}
-
-/// Whether core's `SealedSecret` type keeps `spec.template.data` through a round trip
-/// (it is being added there; until then the field is written but not understood).
-fn core_keeps_template_data() -> bool {
-    let probe = serde_json::json!({
-        "apiVersion": sealgate_core::names::API_VERSION,
-        "kind": sealgate_core::names::KIND,
-        "metadata": {"name": "probe"},
-        "spec": {"template": {"data": {"k": "{{ .k }}"}}},
-    });
-    sealgate_core::sealed_from_manifest(&probe)
-        .ok()
-        .and_then(|s| serde_json::to_value(s).ok())
-        .is_some_and(|v| v.pointer("/spec/template/data/k").is_some())
 }
 
 /// `--raw`: one value from `kubeseal --raw`, sealed again as `sealgate seal --raw` would.
