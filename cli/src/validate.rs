@@ -13,7 +13,8 @@ use std::io::IsTerminal;
 use anyhow::{Context, Result, anyhow};
 use sealgate_core::inventory::MemoryInventory;
 use sealgate_core::keys::parse_fingerprint_annotation;
-use sealgate_core::manifest::{self, Document, Locator};
+use sealgate_core::manifest::{self, Document, DuplicateKey, Locator};
+use sealgate_core::policy::code::DUPLICATE_KEY;
 use sealgate_core::refs::{self, RefError, Workload};
 use sealgate_core::{
     RecipientSet, SecretError, names, naming, plaintext_keys, seal, sealed_from_manifest, template_problems,
@@ -215,8 +216,8 @@ impl Ctx<'_> {
 
     /// Parses one input and runs every per-object check on it.
     fn read(&self, bytes: &[u8], recipients: Option<&RecipientSet>, g: &mut Gathered) {
-        let docs = match manifest::parse_documents(bytes) {
-            Ok(docs) => manifest::expand_lists(docs),
+        let (docs, duplicate_keys) = match manifest::parse_with_duplicates(bytes) {
+            Ok(parsed) => (manifest::expand_lists(parsed.documents), parsed.duplicate_keys),
             Err(e) => {
                 g.unusable = true;
                 let message = strip_line_prefix(&e.to_string());
@@ -235,6 +236,26 @@ impl Ctx<'_> {
             g.findings
                 .push(self.finding("not-kubernetes", Severity::Note, None, message));
         }
+        for dup in &duplicate_keys {
+            g.findings.push(self.duplicate_key(dup, &docs));
+        }
+    }
+
+    /// A key given twice in one mapping: read as kubectl reads it (the last wins), and said.
+    fn duplicate_key(&self, dup: &DuplicateKey, docs: &[Document]) -> Finding {
+        let doc = docs
+            .iter()
+            .find(|d| d.index == dup.index && d.item == dup.item && d.is_kubernetes_object());
+        let line = dup.line().or(doc.map(|d| d.line));
+        let mut f = self.finding(DUPLICATE_KEY, Severity::Warning, line, dup.to_string());
+        f.object = doc.map(|d| self.describe(d));
+        f
+    }
+
+    /// `Deployment prod/api`.
+    fn describe(&self, doc: &Document) -> String {
+        let namespace = doc.namespace().unwrap_or(self.default_namespace);
+        format!("{} {namespace}/{}", doc.kind(), doc.name())
     }
 
     fn object(&self, doc: &Document, recipients: Option<&RecipientSet>, g: &mut Gathered) {
@@ -245,7 +266,7 @@ impl Ctx<'_> {
             index: doc.index,
             item: doc.item,
             line: doc.line,
-            describe: format!("{} {namespace}/{}", doc.kind(), doc.name()),
+            describe: self.describe(doc),
         });
         let obj = &g.objects[index];
 
@@ -417,6 +438,9 @@ pub fn describe(code: &str) -> &'static str {
         "unknown-recipient" => "A SealedSecret is sealed to a recipient not in the repository's list",
         "missing-recipient" => "A SealedSecret is not sealed to every recipient in the repository's list",
         "duplicate-object" => "The same object is defined twice",
+        DUPLICATE_KEY => {
+            "A mapping key appears twice in one mapping; the last value is used, as kubectl does"
+        }
         "invalid-manifest" => "A file is not valid YAML or JSON",
         "not-kubernetes" => "A file holds no Kubernetes objects and was skipped",
         "cluster" => "Something about the live cluster worth knowing (validate --cluster)",

@@ -282,6 +282,73 @@ fn exit_codes_and_bad_input() {
     assert_eq!(code, 2);
 }
 
+/// A chart render that repeats a label key, as the AWS EKS `aws-dranet` chart does.
+const RENDER_WITH_A_LABEL_TWICE: &str = "---
+# Source: aws-dranet/templates/daemonset.yaml
+apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: aws-dranet
+  namespace: kube-system
+  labels:
+    app.kubernetes.io/name: aws-dranet
+    app: dranet
+    app: aws-dranet
+spec:
+  template:
+    spec:
+      containers:
+      - name: dranet
+        image: x
+        env:
+        - name: TOKEN
+          valueFrom: {secretKeyRef: {name: dranet-token, key: token}}
+";
+
+#[test]
+fn a_key_given_twice_is_read_as_kubectl_reads_it_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("render.yaml"), RENDER_WITH_A_LABEL_TWICE).unwrap();
+    // The rest is still checked: the missing Secret is found past the repeated key.
+    let (code, out, _) = run(sealgate(d).args(["validate", "render.yaml"]));
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(
+            "render.yaml:11: warning[duplicate-key] DaemonSet kube-system/aws-dranet: metadata.labels: \
+             key \"app\" appears twice (line 10 and line 11); the last value is used, as kubectl does"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("render.yaml:19: error[missing-secret] DaemonSet kube-system/aws-dranet"),
+        "{out}"
+    );
+    // A warning alone does not fail the run, as for every other warning.
+    std::fs::write(
+        d.join("token.yaml"),
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: dranet-token\n  namespace: kube-system\n  \
+         annotations: {sealgate.dev/plaintext-ok: test}\nstringData: {token: x}\n",
+    )
+    .unwrap();
+    let (code, out, _) = run(sealgate(d).args(["validate", "--format", "json", "."]));
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        findings(&out),
+        [(
+            "duplicate-key".to_owned(),
+            "./render.yaml".to_owned(),
+            11,
+            String::new()
+        )]
+    );
+    let (code, out, _) = run(sealgate(d).args(["validate", "--disable", "duplicate-key", "."]));
+    assert_eq!(
+        (code, out.as_str()),
+        (0, "2 files, 2 objects: 0 errors, 0 warnings, 0 notes\n")
+    );
+}
+
 #[test]
 fn config_declares_disables_and_errors_by_line() {
     let dir = tempfile::tempdir().unwrap();

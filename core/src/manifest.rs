@@ -1,8 +1,16 @@
 //! Reading Kubernetes manifests: YAML or JSON, several documents, `List` kinds,
 //! all under a parser budget so hostile input is rejected, not obeyed.
+//!
+//! A key repeated in one mapping is read as kubectl and Helm read it: the last
+//! value wins. [`parse_with_duplicates`] also says where each repeat is.
 
-use serde_json::Value;
+use std::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
 use serde_saphyr::Spanned;
+
+use crate::secret_bytes::zeroize_json;
 
 /// Largest manifest input accepted, in bytes.
 pub const MAX_INPUT_BYTES: usize = 64 * 1024 * 1024;
@@ -103,10 +111,99 @@ impl ManifestError {
     }
 }
 
+/// A mapping key that appears more than once in one mapping of a document.
+///
+/// kubectl and Helm keep the last value; so does this parser.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DuplicateKey {
+    /// 1-based position of the document in the input, as [`Document::index`].
+    pub index: usize,
+    /// Position in the `items` of a `List`, as [`Document::item`] after [`expand_lists`].
+    pub item: Option<usize>,
+    /// Path of the mapping inside the object (or the `List` item), e.g.
+    /// `metadata.labels` or `spec.containers[0].env[1]`; empty for the top level.
+    pub path: String,
+    /// The repeated key.
+    pub key: String,
+    /// How many times it appears (at least 2).
+    pub count: usize,
+    /// 1-based line of each appearance, in order; empty if they could not be found.
+    pub lines: Vec<usize>,
+}
+
+impl DuplicateKey {
+    /// The line to point at: where the key appears the second time.
+    pub fn line(&self) -> Option<usize> {
+        self.lines.get(1).copied()
+    }
+}
+
+impl fmt::Display for DuplicateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            write!(f, "top-level key {:?} appears ", self.key)?;
+        } else {
+            write!(f, "{}: key {:?} appears ", self.path, self.key)?;
+        }
+        match self.count {
+            2 => f.write_str("twice")?,
+            n => write!(f, "{n} times")?,
+        }
+        match self.lines.as_slice() {
+            [] => {}
+            [first, second] => write!(f, " (line {first} and line {second})")?,
+            [init @ .., last] => {
+                let init: Vec<String> = init.iter().map(usize::to_string).collect();
+                write!(f, " (lines {} and {last})", init.join(", "))?;
+            }
+        }
+        f.write_str("; the last value is used, as kubectl does")
+    }
+}
+
+/// Documents of one input, and the keys repeated in them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Parsed {
+    /// The documents, as [`parse_documents`] returns them.
+    pub documents: Vec<Document>,
+    /// Every key repeated within one mapping, one entry per mapping and key.
+    pub duplicate_keys: Vec<DuplicateKey>,
+}
+
 /// Parses every document of `bytes`, YAML or JSON (chosen by the first non-blank character).
 ///
-/// Empty documents are skipped; non-mapping documents are an error.
+/// Empty documents are skipped; non-mapping documents are an error. A key
+/// repeated in a mapping keeps its last value; [`parse_with_duplicates`] reports them.
 pub fn parse_documents(bytes: &[u8]) -> Result<Vec<Document>, ManifestError> {
+    parse_tracked(bytes).map(|(_, documents, _)| documents)
+}
+
+/// [`parse_documents`], and where each repeated key is.
+///
+/// Finding the lines of repeated keys takes a second, positioned parse, done only
+/// for inputs that have any.
+pub fn parse_with_duplicates(bytes: &[u8]) -> Result<Parsed, ManifestError> {
+    let (text, documents, repeats) = parse_tracked(bytes)?;
+    if repeats.is_empty() {
+        return Ok(Parsed {
+            documents,
+            duplicate_keys: Vec::new(),
+        });
+    }
+    let locator = Locator::from_text(text);
+    let duplicate_keys = repeats
+        .into_iter()
+        .map(|(index, repeat)| describe_repeat(index, repeat, &documents, locator.as_ref()))
+        .collect();
+    Ok(Parsed {
+        documents,
+        duplicate_keys,
+    })
+}
+
+type Repeats = Vec<(usize, Repeat)>;
+
+fn parse_tracked(bytes: &[u8]) -> Result<(&str, Vec<Document>, Repeats), ManifestError> {
     if bytes.len() > MAX_INPUT_BYTES {
         return Err(ManifestError::TooLarge { len: bytes.len() });
     }
@@ -119,20 +216,70 @@ pub fn parse_documents(bytes: &[u8]) -> Result<Vec<Document>, ManifestError> {
         parse_yaml(text)?
     };
     let mut docs = Vec::with_capacity(raw.len());
-    for (i, (line, value)) in raw.into_iter().enumerate() {
+    let mut repeats = Vec::new();
+    for (i, (line, tracked)) in raw.into_iter().enumerate() {
         let index = i + 1;
-        match value {
+        match tracked.value {
             Value::Null => {}
             Value::Object(_) => docs.push(Document {
                 index,
                 line,
                 item: None,
-                value,
+                value: tracked.value,
             }),
             _ => return Err(ManifestError::NotAnObject { line, index }),
         }
+        repeats.extend(tracked.repeats.into_iter().map(|r| (index, r)));
     }
-    Ok(docs)
+    Ok((text, docs, repeats))
+}
+
+/// Turns a repeat found while parsing into a [`DuplicateKey`] with lines and `List` item.
+fn describe_repeat(
+    index: usize,
+    repeat: Repeat,
+    docs: &[Document],
+    locator: Option<&Locator>,
+) -> DuplicateKey {
+    let mut path = repeat.rev_path;
+    path.reverse();
+    let lines = locator
+        .map(|l| l.key_lines(index, &path, &repeat.key))
+        .unwrap_or_default();
+    // Inside a `List` that `expand_lists` expands, the path is relative to the item.
+    let list_items = docs
+        .iter()
+        .find(|d| d.index == index)
+        .filter(|d| d.kind().ends_with("List"))
+        .and_then(|d| d.value.get("items"))
+        .and_then(Value::as_array);
+    let (item, rest) = match (list_items, path.as_slice()) {
+        (Some(items), [Segment::Key(k), Segment::Index(i), rest @ ..])
+            if k == "items" && items.get(*i).is_some_and(Value::is_object) =>
+        {
+            (Some(*i), rest)
+        }
+        _ => (None, path.as_slice()),
+    };
+    let mut text = String::new();
+    for segment in rest {
+        match segment {
+            Segment::Key(k) if text.is_empty() => text.push_str(k),
+            Segment::Key(k) => {
+                text.push('.');
+                text.push_str(k);
+            }
+            Segment::Index(i) => text.push_str(&format!("[{i}]")),
+        }
+    }
+    DuplicateKey {
+        index,
+        item,
+        path: text,
+        key: repeat.key,
+        count: repeat.count,
+        lines,
+    }
 }
 
 /// Replaces every `kind: …List` document that has `items` by its items.
@@ -164,6 +311,9 @@ pub fn expand_lists(docs: Vec<Document>) -> Vec<Document> {
 
 fn yaml_options() -> serde_saphyr::Options {
     serde_saphyr::options! {
+        // As kubectl and Helm: a repeated key keeps its last value. The entries reach
+        // `Tracked` (which keeps the last and notes the repeat) and the locator's `Node`.
+        duplicate_keys: serde_saphyr::options::DuplicateKeyPolicy::PassThrough,
         budget: serde_saphyr::budget! {
             max_depth: MAX_DEPTH,
             max_documents: MAX_DOCUMENTS,
@@ -183,9 +333,9 @@ fn yaml_options() -> serde_saphyr::Options {
     }
 }
 
-fn parse_yaml(text: &str) -> Result<Vec<(usize, Value)>, ManifestError> {
-    let docs: Vec<Spanned<Value>> =
-        serde_saphyr::from_multiple_with_options(text, yaml_options()).map_err(|e| {
+fn parse_yaml(text: &str) -> Result<Vec<(usize, Tracked)>, ManifestError> {
+    let docs: Vec<Spanned<Tracked>> = serde_saphyr::from_multiple_with_options(text, yaml_options())
+        .map_err(|e| {
             let e = e.without_snippet();
             ManifestError::Yaml {
                 line: e.location().map(|l| l.line() as usize).filter(|&l| l > 0),
@@ -198,9 +348,9 @@ fn parse_yaml(text: &str) -> Result<Vec<(usize, Value)>, ManifestError> {
         .collect())
 }
 
-fn parse_json(text: &str) -> Result<Vec<(usize, Value)>, ManifestError> {
+fn parse_json(text: &str) -> Result<Vec<(usize, Tracked)>, ManifestError> {
     let mut out = Vec::new();
-    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
+    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Tracked>();
     let mut offset = 0;
     loop {
         let start = offset + text[offset..].len() - text[offset..].trim_start().len();
@@ -227,6 +377,139 @@ fn parse_json(text: &str) -> Result<Vec<(usize, Value)>, ManifestError> {
     Ok(out)
 }
 
+/// A parsed value, and the keys repeated in mappings inside it.
+struct Tracked {
+    value: Value,
+    repeats: Vec<Repeat>,
+}
+
+/// A key repeated in one mapping, as found while parsing.
+struct Repeat {
+    /// Path from the value it was found in down to the mapping, innermost first.
+    rev_path: Vec<Segment>,
+    key: String,
+    count: usize,
+}
+
+/// One step of a path: a mapping key or a sequence position.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Segment {
+    Key(String),
+    Index(usize),
+}
+
+impl Tracked {
+    fn plain(value: Value) -> Self {
+        Tracked {
+            value,
+            repeats: Vec::new(),
+        }
+    }
+}
+
+/// Builds what `serde_json::Value` builds (same numbers, strings, last value for a
+/// repeated key), noting each repeated key on the way.
+impl<'de> Deserialize<'de> for Tracked {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Tracked;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any YAML or JSON value")
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Tracked, E> {
+                Ok(Tracked::plain(Value::Bool(v)))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Tracked, E> {
+                Ok(Tracked::plain(Value::Number(v.into())))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Tracked, E> {
+                Ok(Tracked::plain(Value::Number(v.into())))
+            }
+            fn visit_i128<E: de::Error>(self, v: i128) -> Result<Tracked, E> {
+                let number = serde_json::Number::deserialize(de::value::I128Deserializer::<E>::new(v))?;
+                Ok(Tracked::plain(Value::Number(number)))
+            }
+            fn visit_u128<E: de::Error>(self, v: u128) -> Result<Tracked, E> {
+                let number = serde_json::Number::deserialize(de::value::U128Deserializer::<E>::new(v))?;
+                Ok(Tracked::plain(Value::Number(number)))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Tracked, E> {
+                Ok(Tracked::plain(
+                    serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number),
+                ))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Tracked, E> {
+                Ok(Tracked::plain(Value::String(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Tracked, E> {
+                Ok(Tracked::plain(Value::String(v)))
+            }
+            fn visit_none<E>(self) -> Result<Tracked, E> {
+                Ok(Tracked::plain(Value::Null))
+            }
+            fn visit_unit<E>(self) -> Result<Tracked, E> {
+                Ok(Tracked::plain(Value::Null))
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Tracked, D::Error> {
+                Tracked::deserialize(d)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Tracked, A::Error> {
+                let mut items = Vec::new();
+                let mut repeats = Vec::new();
+                while let Some(item) = seq.next_element::<Tracked>()? {
+                    let i = items.len();
+                    repeats.extend(item.repeats.into_iter().map(|mut r| {
+                        r.rev_path.push(Segment::Index(i));
+                        r
+                    }));
+                    items.push(item.value);
+                }
+                Ok(Tracked {
+                    value: Value::Array(items),
+                    repeats,
+                })
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Tracked, A::Error> {
+                let mut map = Map::new();
+                let mut repeats: Vec<Repeat> = Vec::new();
+                let mut here: Vec<Repeat> = Vec::new();
+                while let Some(key) = access.next_key::<String>()? {
+                    let item: Tracked = access.next_value()?;
+                    repeats.extend(item.repeats.into_iter().map(|mut r| {
+                        r.rev_path.push(Segment::Key(key.clone()));
+                        r
+                    }));
+                    match map.entry(key) {
+                        serde_json::map::Entry::Vacant(e) => {
+                            e.insert(item.value);
+                        }
+                        serde_json::map::Entry::Occupied(mut e) => {
+                            // The earlier value is dropped; it may be plaintext.
+                            let mut earlier = e.insert(item.value);
+                            zeroize_json(&mut earlier);
+                            match here.iter_mut().find(|r| r.key == *e.key()) {
+                                Some(r) => r.count += 1,
+                                None => here.push(Repeat {
+                                    rev_path: Vec::new(),
+                                    key: e.key().clone(),
+                                    count: 2,
+                                }),
+                            }
+                        }
+                    }
+                }
+                here.append(&mut repeats);
+                Ok(Tracked {
+                    value: Value::Object(map),
+                    repeats: here,
+                })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 /// serde_json's messages for syntax errors do not quote input; strip its position suffix.
 fn json_message(e: &serde_json::Error) -> String {
     let text = e.to_string();
@@ -243,67 +526,104 @@ fn first_line(s: &str) -> String {
 /// A YAML node with the line it starts on, for pointing findings at lines.
 ///
 /// Building this tree costs more than plain parsing, so [`parse_documents`]
-/// does not; [`locate`] builds it only for inputs that have something to report.
+/// does not; [`Locator`] builds it only for inputs that have something to report.
+/// It keeps keys (names) and no values but the `name` of list items, which
+/// selectors like `containers[api]` match: a Secret's values are never copied here.
 #[derive(Debug)]
 enum Node {
+    /// A scalar: its text only for the `name` of a list item, and only if it is short.
     Scalar(Option<String>),
     Seq(Vec<Spanned<Node>>),
-    Map(Vec<(String, Spanned<Node>)>),
+    /// Entries in input order, repeated keys included (the last one is in effect).
+    Map(Vec<(Spanned<String>, Spanned<Node>)>),
 }
 
-impl<'de> serde::Deserialize<'de> for Node {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = Node;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("any YAML node")
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<Node, E> {
-                Ok(Node::Scalar(None))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Node, E> {
-                Ok(Node::Scalar(None))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Node, E> {
-                Ok(Node::Scalar(None))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Node, E> {
-                Ok(Node::Scalar(None))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Node, E> {
-                // Only short strings can be names used in paths; values are not kept.
-                Ok(Node::Scalar((v.len() <= 253).then(|| v.to_owned())))
-            }
-            fn visit_unit<E>(self) -> Result<Node, E> {
-                Ok(Node::Scalar(None))
-            }
-            fn visit_none<E>(self) -> Result<Node, E> {
-                Ok(Node::Scalar(None))
-            }
-            fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Node, D::Error> {
-                serde::Deserialize::deserialize(d)
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
-                let mut items = Vec::new();
-                while let Some(item) = seq.next_element()? {
-                    items.push(item);
-                }
-                Ok(Node::Seq(items))
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
-                let mut entries = Vec::new();
-                while let Some(key) = map.next_key::<serde_json::Value>()? {
-                    let key = match key {
-                        Value::String(s) => s,
-                        other => other.to_string(),
-                    };
-                    entries.push((key, map.next_value()?));
-                }
-                Ok(Node::Map(entries))
-            }
+/// What may be kept of the strings of a node.
+const PLAIN: u8 = 0;
+/// A list item: a mapping whose `name` is kept.
+const ITEM: u8 = 1;
+/// The `name` of a list item.
+const ITEM_NAME: u8 = 2;
+
+/// A [`Node`] read in context `C` (one of [`PLAIN`], [`ITEM`], [`ITEM_NAME`]).
+struct NodeIn<const C: u8>(Node);
+
+impl<'de, const C: u8> Deserialize<'de> for NodeIn<C> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(NodeVisitor::<C>).map(NodeIn)
+    }
+}
+
+fn respan<T, U>(s: Spanned<T>, f: impl FnOnce(T) -> U) -> Spanned<U> {
+    Spanned::new(f(s.value), s.referenced, s.defined)
+}
+
+struct NodeVisitor<const C: u8>;
+
+impl<'de, const C: u8> Visitor<'de> for NodeVisitor<C> {
+    type Value = Node;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any YAML node")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Node, E> {
+        Ok(Node::Scalar(None))
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Node, E> {
+        Ok(Node::Scalar(None))
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Node, E> {
+        Ok(Node::Scalar(None))
+    }
+    fn visit_i128<E>(self, _: i128) -> Result<Node, E> {
+        Ok(Node::Scalar(None))
+    }
+    fn visit_u128<E>(self, _: u128) -> Result<Node, E> {
+        Ok(Node::Scalar(None))
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Node, E> {
+        Ok(Node::Scalar(None))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Node, E> {
+        // Only a list item's name is matched by selectors; Kubernetes names are short.
+        Ok(Node::Scalar(
+            (C == ITEM_NAME && v.len() <= 253).then(|| v.to_owned()),
+        ))
+    }
+    fn visit_unit<E>(self) -> Result<Node, E> {
+        Ok(Node::Scalar(None))
+    }
+    fn visit_none<E>(self) -> Result<Node, E> {
+        Ok(Node::Scalar(None))
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Node, D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element::<Spanned<NodeIn<ITEM>>>()? {
+            items.push(respan(item, |n| n.0));
         }
-        d.deserialize_any(V)
+        Ok(Node::Seq(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
+        let mut entries = Vec::new();
+        while let Some(key) = map.next_key::<Spanned<String>>()? {
+            let value = if C == ITEM && key.value == "name" {
+                respan(map.next_value::<Spanned<NodeIn<ITEM_NAME>>>()?, |n| n.0)
+            } else {
+                respan(map.next_value::<Spanned<NodeIn<PLAIN>>>()?, |n| n.0)
+            };
+            entries.push((key, value));
+        }
+        Ok(Node::Map(entries))
+    }
+}
+
+impl Node {
+    /// The value of `key` in effect (the last, if repeated).
+    fn get(&self, key: &str) -> Option<&Spanned<Node>> {
+        let Node::Map(entries) = self else { return None };
+        entries.iter().rev().find(|(k, _)| k.value == key).map(|(_, v)| v)
     }
 }
 
@@ -328,20 +648,60 @@ fn path_segments(path: &str) -> Vec<&str> {
 
 /// Finds lines of field paths in one input, for findings. Parses the input once, keeping
 /// positions; build it only for inputs that have something to report.
+///
+/// It holds the keys of the input and the `name` of each list item, never other
+/// values: the values of a Secret's `data` and `stringData` are not copied.
 pub struct Locator {
     docs: Vec<Spanned<Node>>,
+}
+
+impl fmt::Debug for Locator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Locator")
+            .field("documents", &self.docs.len())
+            .finish()
+    }
 }
 
 impl Locator {
     /// Parses `bytes` again with positions; `None` if it does not parse.
     pub fn new(bytes: &[u8]) -> Option<Self> {
         let text = std::str::from_utf8(bytes).ok()?;
-        let docs: Vec<Spanned<Node>> = serde_saphyr::from_multiple_with_options(text, yaml_options()).ok()?;
-        let docs = docs
-            .into_iter()
-            .filter(|d| !matches!(d.value, Node::Scalar(None)))
-            .collect();
-        Some(Locator { docs })
+        Self::from_text(text.strip_prefix('\u{feff}').unwrap_or(text))
+    }
+
+    fn from_text(text: &str) -> Option<Self> {
+        // Empty documents are skipped here as in `parse_documents`, so indices agree.
+        let docs: Vec<Spanned<NodeIn<PLAIN>>> =
+            serde_saphyr::from_multiple_with_options(text, yaml_options()).ok()?;
+        Some(Locator {
+            docs: docs.into_iter().map(|d| respan(d, |n| n.0)).collect(),
+        })
+    }
+
+    /// Lines of each appearance of `key` in the mapping at `path` of document `index`.
+    fn key_lines(&self, index: usize, path: &[Segment], key: &str) -> Vec<usize> {
+        let Some(mut node) = index.checked_sub(1).and_then(|i| self.docs.get(i)) else {
+            return Vec::new();
+        };
+        for segment in path {
+            let next = match (segment, &node.value) {
+                (Segment::Key(k), n) => n.get(k),
+                (Segment::Index(i), Node::Seq(items)) => items.get(*i),
+                _ => None,
+            };
+            let Some(next) = next else { return Vec::new() };
+            node = next;
+        }
+        let Node::Map(entries) = &node.value else {
+            return Vec::new();
+        };
+        entries
+            .iter()
+            .filter(|(k, _)| k.value == key)
+            .filter_map(|(k, _)| usize::try_from(k.referenced.line()).ok())
+            .filter(|&l| l > 0)
+            .collect()
     }
 
     /// The 1-based line of `path` in `doc`. Path segments are keys, and `key[selector]`
@@ -362,8 +722,7 @@ impl Locator {
                 None => (segment, None),
             };
             if !key.is_empty() {
-                let Node::Map(entries) = &node.value else { break };
-                let Some((_, child)) = entries.iter().find(|(k, _)| k == key) else {
+                let Some(child) = node.value.get(key) else {
                     break;
                 };
                 node = child;
@@ -371,11 +730,8 @@ impl Locator {
             }
             if let Some(sel) = selector {
                 let Node::Seq(items) = &node.value else { break };
-                let by_name = items.iter().find(|item| match &item.value {
-                    Node::Map(entries) => entries
-                        .iter()
-                        .any(|(k, v)| k == "name" && matches!(&v.value, Node::Scalar(Some(n)) if n == sel)),
-                    _ => false,
+                let by_name = items.iter().find(|item| {
+                    matches!(item.value.get("name"), Some(n) if matches!(&n.value, Node::Scalar(Some(n)) if n == sel))
                 });
                 let Some(item) = by_name.or_else(|| sel.parse::<usize>().ok().and_then(|i| items.get(i)))
                 else {
@@ -548,5 +904,138 @@ mod tests {
         assert!(parse_documents(doc.as_bytes()).is_err());
         let deep_json = format!("{{\"a\": {deep}}}");
         assert!(parse_documents(deep_json.as_bytes()).is_err());
+    }
+
+    /// Every string the locator kept, in document order.
+    fn kept_strings(locator: &Locator) -> Vec<&str> {
+        fn walk<'a>(node: &'a Node, out: &mut Vec<&'a str>) {
+            match node {
+                Node::Scalar(Some(s)) => out.push(s),
+                Node::Scalar(None) => {}
+                Node::Seq(items) => items.iter().for_each(|i| walk(&i.value, out)),
+                Node::Map(entries) => entries.iter().for_each(|(_, v)| walk(&v.value, out)),
+            }
+        }
+        let mut out = Vec::new();
+        locator.docs.iter().for_each(|d| walk(&d.value, &mut out));
+        out
+    }
+
+    #[test]
+    fn the_locator_keeps_no_secret_values() {
+        let text = b"apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: prod}\ndata:\n  password: aHVudGVyMg==\nstringData:\n  name: canary-name-value\n  token: canary-token-value\n---\napiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Secret\n  metadata: {name: other}\n  stringData: {name: canary-in-list, key: canary-key}\n---\nkind: Pod\nspec:\n  containers:\n  - name: web\n    args: [canary-arg]\n    env:\n    - name: DB_PASS\n      value: canary-env-value\n";
+        let locator = Locator::new(text).unwrap();
+        // Only list items' names survive: what `containers[web]` and `env[DB_PASS]` match.
+        assert_eq!(kept_strings(&locator), vec!["web", "DB_PASS"]);
+        let docs = parse_documents(text).unwrap();
+        assert_eq!(locator.line(&docs[0], "stringData.token"), Some(8));
+        assert_eq!(
+            locator.line(&docs[2], "spec.containers[web].env[DB_PASS]"),
+            Some(24)
+        );
+        assert!(!format!("{locator:?}").contains("canary"));
+    }
+
+    const LABELS_TWICE: &[u8] = b"apiVersion: apps/v1\nkind: DaemonSet\nmetadata:\n  name: aws-dranet\n  namespace: kube-system\n  labels:\n    app: dranet\n    tier: node\n    app: aws-dranet\nspec:\n  template:\n    spec:\n      containers:\n      - name: dranet\n        env:\n        - name: A\n          value: x\n          value: y\n";
+
+    #[test]
+    fn repeated_keys_keep_the_last_value_as_kubectl_does() {
+        let docs = parse_documents(LABELS_TWICE).unwrap();
+        assert_eq!(docs[0].value["metadata"]["labels"]["app"], "aws-dranet");
+        assert_eq!(docs[0].value["metadata"]["labels"]["tier"], "node");
+        let parsed = parse_with_duplicates(LABELS_TWICE).unwrap();
+        assert_eq!(parsed.documents, docs);
+        assert_eq!(
+            parsed.duplicate_keys,
+            vec![
+                DuplicateKey {
+                    index: 1,
+                    item: None,
+                    path: "metadata.labels".into(),
+                    key: "app".into(),
+                    count: 2,
+                    lines: vec![7, 9],
+                },
+                DuplicateKey {
+                    index: 1,
+                    item: None,
+                    path: "spec.template.spec.containers[0].env[0]".into(),
+                    key: "value".into(),
+                    count: 2,
+                    lines: vec![17, 18],
+                },
+            ]
+        );
+        assert_eq!(parsed.duplicate_keys[0].line(), Some(9));
+        assert_eq!(
+            parsed.duplicate_keys[0].to_string(),
+            "metadata.labels: key \"app\" appears twice (line 7 and line 9); the last value is used, as kubectl does"
+        );
+        // Field paths point at the value in effect, the last one.
+        let locator = Locator::new(LABELS_TWICE).unwrap();
+        assert_eq!(locator.line(&docs[0], "metadata.labels.app"), Some(9));
+    }
+
+    #[test]
+    fn repeated_keys_at_the_top_in_lists_and_many_times() {
+        let text = b"kind: List\napiVersion: v1\nitems:\n- kind: ConfigMap\n  metadata: {name: a}\n- kind: Secret\n  metadata: {name: b}\n  stringData:\n    k: one\n    k: two\n    k: three\nkind: List\n";
+        let parsed = parse_with_duplicates(text).unwrap();
+        let items = expand_lists(parsed.documents);
+        assert_eq!(items[1].value["stringData"]["k"], "three");
+        let mut dups = parsed.duplicate_keys;
+        dups.sort_by_key(|d| d.lines.clone());
+        assert_eq!(dups.len(), 2, "{dups:?}");
+        assert_eq!(
+            (dups[0].item, dups[0].path.as_str(), dups[0].count),
+            (None, "", 2)
+        );
+        assert_eq!(
+            dups[0].to_string(),
+            "top-level key \"kind\" appears twice (line 1 and line 12); the last value is used, as kubectl does"
+        );
+        assert_eq!((dups[1].item, dups[1].path.as_str()), (Some(1), "stringData"));
+        assert_eq!(
+            dups[1].to_string(),
+            "stringData: key \"k\" appears 3 times (lines 9, 10 and 11); the last value is used, as kubectl does"
+        );
+    }
+
+    #[test]
+    fn repeated_keys_in_json_are_reported_too() {
+        let text = b"{\"kind\": \"Pod\",\n \"metadata\": {\"name\": \"a\",\n   \"name\": \"b\"}}\n";
+        let parsed = parse_with_duplicates(text).unwrap();
+        assert_eq!(parsed.documents[0].value["metadata"]["name"], "b");
+        assert_eq!(
+            parsed.duplicate_keys,
+            vec![DuplicateKey {
+                index: 1,
+                item: None,
+                path: "metadata".into(),
+                key: "name".into(),
+                count: 2,
+                lines: vec![2, 3],
+            }]
+        );
+        // A stream of JSON objects is no YAML, so the lines are not found; the repeat still is.
+        let stream = b"{\"kind\": \"Pod\"}\n{\"kind\": \"Pod\", \"kind\": \"Job\"}\n";
+        let parsed = parse_with_duplicates(stream).unwrap();
+        assert_eq!(parsed.documents[1].value["kind"], "Job");
+        let [dup] = parsed.duplicate_keys.as_slice() else {
+            panic!("{:?}", parsed.duplicate_keys)
+        };
+        assert_eq!((dup.index, dup.line()), (2, None));
+        assert_eq!(
+            dup.to_string(),
+            "top-level key \"kind\" appears twice; the last value is used, as kubectl does"
+        );
+    }
+
+    #[test]
+    fn merge_keys_and_distinct_keys_are_not_repeats() {
+        let text = b"kind: A\nbase: &b {x: 1, y: 2}\nspec:\n  <<: *b\n  x: 3\n---\nkind: B\nlabels: {app: a, App: b}\n";
+        let parsed = parse_with_duplicates(text).unwrap();
+        assert_eq!(parsed.duplicate_keys, vec![]);
+        assert_eq!(parsed.documents[0].value["spec"]["x"], 3);
+        assert_eq!(parsed.documents[0].value["spec"]["y"], 2);
     }
 }

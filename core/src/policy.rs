@@ -69,6 +69,8 @@ pub mod code {
     pub const UNKNOWN_KEYS: &str = "unknown-keys";
     /// A pattern in the workload's `sealgate.dev/external-secrets` annotation is not a valid glob.
     pub const INVALID_ANNOTATION: &str = "invalid-annotation";
+    /// A mapping key repeated in one manifest mapping (read as kubectl does: the last wins).
+    pub const DUPLICATE_KEY: &str = "duplicate-key";
 
     /// Every code [`evaluate`](super::evaluate) can produce.
     pub const ALL: [&str; 7] = [

@@ -36,7 +36,7 @@ pub enum Scope {
     Strict,
     /// Under any Secret name in the same namespace, same data key.
     Namespace,
-    /// Anywhere in the cluster, under any name and key.
+    /// Under any namespace and Secret name, same data key.
     Cluster,
 }
 
@@ -69,8 +69,18 @@ impl Scope {
         self == Scope::Strict
     }
 
-    fn binds_namespace_and_key(self) -> bool {
+    fn binds_namespace(self) -> bool {
         self != Scope::Cluster
+    }
+
+    /// Whether the scope binds `field`. Every scope binds the data key, so two
+    /// values of one object can never be swapped.
+    pub fn binds(self, field: BindingField) -> bool {
+        match field {
+            BindingField::Namespace => self.binds_namespace(),
+            BindingField::Name => self.binds_name(),
+            BindingField::Key => true,
+        }
     }
 }
 
@@ -102,7 +112,7 @@ pub struct Location<'a> {
     pub key: &'a str,
 }
 
-/// What a value was sealed for. Fields a scope does not bind are empty.
+/// What a value was sealed for. Fields a scope does not bind are empty; the key never is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Binding {
     scope: Scope,
@@ -138,20 +148,16 @@ impl Binding {
         let keep = |bound: bool, v: &str| if bound { v.to_owned() } else { String::new() };
         let binding = Binding {
             scope,
-            namespace: keep(scope.binds_namespace_and_key(), at.namespace),
-            name: keep(scope.binds_name(), at.name),
-            key: keep(scope.binds_namespace_and_key(), at.key),
+            namespace: keep(scope.binds(BindingField::Namespace), at.namespace),
+            name: keep(scope.binds(BindingField::Name), at.name),
+            key: keep(scope.binds(BindingField::Key), at.key),
         };
         for (field, value) in [
             (BindingField::Namespace, &binding.namespace),
             (BindingField::Name, &binding.name),
             (BindingField::Key, &binding.key),
         ] {
-            let bound = match field {
-                BindingField::Name => scope.binds_name(),
-                _ => scope.binds_namespace_and_key(),
-            };
-            if bound && value.is_empty() {
+            if scope.binds(field) && value.is_empty() {
                 return Err(SealError::MissingBinding { scope, field });
             }
             if value.len() > usize::from(u16::MAX) {
@@ -176,7 +182,7 @@ impl Binding {
         &self.name
     }
 
-    /// The bound data key (empty for `cluster`).
+    /// The bound data key (never empty).
     pub fn key(&self) -> &str {
         &self.key
     }
@@ -189,14 +195,14 @@ impl Binding {
             sealed_for: sealed_for.to_owned(),
             found: found.to_owned(),
         };
-        if self.scope.binds_namespace_and_key() && self.namespace != at.namespace {
-            return Err(mismatch(BindingField::Namespace, &self.namespace, at.namespace));
-        }
-        if self.scope.binds_name() && self.name != at.name {
-            return Err(mismatch(BindingField::Name, &self.name, at.name));
-        }
-        if self.scope.binds_namespace_and_key() && self.key != at.key {
-            return Err(mismatch(BindingField::Key, &self.key, at.key));
+        for (field, sealed_for, found) in [
+            (BindingField::Namespace, &self.namespace, at.namespace),
+            (BindingField::Name, &self.name, at.name),
+            (BindingField::Key, &self.key, at.key),
+        ] {
+            if self.scope.binds(field) && sealed_for != found {
+                return Err(mismatch(field, sealed_for, found));
+            }
         }
         Ok(())
     }
@@ -243,12 +249,15 @@ impl Binding {
             rest = tail;
         }
         let [namespace, name, key] = fields;
-        let ok = match scope {
-            Scope::Strict => !namespace.is_empty() && !name.is_empty() && !key.is_empty(),
-            Scope::Namespace => !namespace.is_empty() && name.is_empty() && !key.is_empty(),
-            Scope::Cluster => namespace.is_empty() && name.is_empty() && key.is_empty(),
-        };
-        if !ok {
+        if scope == Scope::Cluster && namespace.is_empty() && name.is_empty() && key.is_empty() {
+            // What builds before the key was bound in every scope wrote.
+            return Err(UnsealError::UnboundClusterKey);
+        }
+        let fits = |field: BindingField, value: &str| scope.binds(field) != value.is_empty();
+        if !(fits(BindingField::Namespace, &namespace)
+            && fits(BindingField::Name, &name)
+            && fits(BindingField::Key, &key))
+        {
             return Err(UnsealError::Malformed("binding fields do not fit the scope"));
         }
         Ok((
@@ -336,6 +345,13 @@ pub enum UnsealError {
     /// The plaintext header is malformed.
     #[error("malformed sealed value: {0}")]
     Malformed(&'static str),
+    /// Sealed under cluster scope without its data key, as builds before the key
+    /// was bound in every scope did. Such a value must be sealed again.
+    #[error(
+        "sealed under cluster scope without its data key (by a sealgate build from before every \
+         scope bound the key); it no longer unseals: seal the value again"
+    )]
+    UnboundClusterKey,
     /// The value was sealed for another place.
     #[error("sealed for {field} {sealed_for:?} (scope {scope}), but it sits under {field} {found:?}")]
     BindingMismatch {
@@ -357,7 +373,9 @@ impl UnsealError {
             UnsealError::Base64 | UnsealError::TooLarge { .. } | UnsealError::NotAge(_) => "Malformed",
             UnsealError::NoMatchingKey => "NoMatchingKey",
             UnsealError::BadMac | UnsealError::BadPayload => "Tampered",
-            UnsealError::UnknownVersion(_) | UnsealError::Malformed(_) => "BadFormat",
+            UnsealError::UnknownVersion(_) | UnsealError::Malformed(_) | UnsealError::UnboundClusterKey => {
+                "BadFormat"
+            }
             UnsealError::BindingMismatch { .. } => "BindingMismatch",
         }
     }
@@ -538,7 +556,52 @@ mod tests {
         let b = Binding::new(Scope::Namespace, at("prod", "db", "k")).unwrap();
         assert_eq!((b.namespace(), b.name(), b.key()), ("prod", "", "k"));
         let b = Binding::new(Scope::Cluster, at("prod", "db", "k")).unwrap();
-        assert_eq!((b.namespace(), b.name(), b.key()), ("", "", ""));
+        assert_eq!((b.namespace(), b.name(), b.key()), ("", "", "k"));
+    }
+
+    #[test]
+    fn every_scope_binds_the_key() {
+        for scope in Scope::ALL {
+            assert!(scope.binds(BindingField::Key), "{scope}");
+            assert_eq!(
+                Binding::new(scope, at("prod", "db", "")),
+                Err(SealError::MissingBinding {
+                    scope,
+                    field: BindingField::Key
+                })
+            );
+            let b = Binding::new(scope, at("prod", "db", "password")).unwrap();
+            let err = b.check(at("prod", "db", "username")).unwrap_err();
+            assert_eq!(
+                err,
+                UnsealError::BindingMismatch {
+                    field: BindingField::Key,
+                    scope,
+                    sealed_for: "password".into(),
+                    found: "username".into(),
+                }
+            );
+            assert!(b.check(at("prod", "db", "password")).is_ok());
+        }
+        // Cluster scope still travels across namespaces and names with its key.
+        let b = Binding::new(Scope::Cluster, at("prod", "db", "password")).unwrap();
+        assert!(b.check(at("dev", "other", "password")).is_ok());
+    }
+
+    #[test]
+    fn cluster_values_sealed_without_a_key_ask_to_be_resealed() {
+        // The header builds before this format revision wrote for cluster scope.
+        let mut legacy = MAGIC.to_vec();
+        legacy.extend_from_slice(&[FORMAT_VERSION, 3, 0, 0, 0, 0, 0, 0]);
+        legacy.extend_from_slice(b"value");
+        let err = Binding::decode(&legacy).unwrap_err();
+        assert_eq!(err, UnsealError::UnboundClusterKey);
+        assert_eq!(err.reason(), "BadFormat");
+        let text = err.to_string();
+        assert!(
+            text.contains("cluster scope") && text.contains("seal the value again"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -598,7 +661,7 @@ mod tests {
     fn structure_check_without_keys() {
         let id = Identity::generate();
         let recipients = RecipientSet::from(vec![id.recipient()]);
-        let b = Binding::new(Scope::Cluster, at("", "", "")).unwrap();
+        let b = Binding::new(Scope::Cluster, at("", "", "k")).unwrap();
         let sealed = seal_value(&recipients, &b, b"x").unwrap();
         assert_eq!(check_structure(&sealed), Ok(()));
         assert_eq!(check_structure("%%%"), Err(UnsealError::Base64));

@@ -7,6 +7,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::{Map, Value};
+use zeroize::Zeroizing;
 
 use crate::crd::{SealedSecret, SealedSecretSpec, SecretTemplate, TemplateMetadata};
 use crate::keys::{Keyring, RecipientSet, parse_fingerprint_annotation};
@@ -182,11 +183,7 @@ impl PlainSecret {
                     }
                 };
                 let bytes = if decode {
-                    SecretBytes::new(
-                        STANDARD
-                            .decode(strip_whitespace(text).as_bytes())
-                            .map_err(|_| field_err(&path, "is not valid base64"))?,
-                    )
+                    decode_data_value(text).ok_or_else(|| field_err(&path, "is not valid base64"))?
                 } else {
                     SecretBytes::copy_from(text.as_bytes())
                 };
@@ -276,15 +273,27 @@ fn describe_kind(api_version: &str, kind: &str) -> String {
     }
 }
 
-fn strip_whitespace(s: &str) -> std::borrow::Cow<'_, str> {
-    if s.bytes().any(|b| b.is_ascii_whitespace()) {
-        s.chars()
-            .filter(|c| !c.is_ascii_whitespace())
-            .collect::<String>()
-            .into()
+/// Decodes a `data` value (base64, line breaks and spaces ignored) straight into a
+/// zeroizing buffer. Every intermediate copy is zeroizing too and sized once, so no
+/// reallocation leaves plaintext behind.
+fn decode_data_value(text: &str) -> Option<SecretBytes> {
+    let stripped;
+    let text = if text.bytes().any(|b| b.is_ascii_whitespace()) {
+        stripped = strip_whitespace(text);
+        stripped.as_str()
     } else {
-        s.into()
-    }
+        text
+    };
+    let mut out = Zeroizing::new(Vec::with_capacity(base64::decoded_len_estimate(text.len())));
+    STANDARD.decode_vec(text, &mut out).ok()?;
+    Some(SecretBytes::from(out))
+}
+
+/// `s` without ASCII whitespace, in a zeroizing buffer allocated once at full size.
+fn strip_whitespace(s: &str) -> Zeroizing<String> {
+    let mut out = Zeroizing::new(String::with_capacity(s.len()));
+    out.extend(s.chars().filter(|c| !c.is_ascii_whitespace()));
+    out
 }
 
 fn str_field<'a>(obj: &'a Map<String, Value>, k: &str) -> Result<Option<&'a str>, SecretError> {
@@ -568,6 +577,27 @@ mod tests {
         assert_eq!(s.data["password"].expose(), b"hunter2");
         assert_eq!(s.data["user"].expose(), b"root");
         assert_eq!(s.annotations.len(), 1, "last-applied must be dropped");
+    }
+
+    #[test]
+    fn wrapped_base64_is_decoded_without_unwiped_copies() {
+        // `base64 -w 76` output, as people paste it into `data`.
+        let wrapped = format!("{}\n{} \n", &"QUJD".repeat(19), "QUJD".repeat(5));
+        // The copy without whitespace is a zeroizing buffer, allocated once: growing it
+        // would leave earlier, unwiped copies in freed memory.
+        let stripped: Zeroizing<String> = strip_whitespace(&wrapped);
+        assert_eq!(stripped.as_str(), "QUJD".repeat(24));
+        assert_eq!(stripped.capacity(), wrapped.len());
+        // The decoded value goes straight into its zeroizing buffer.
+        let value = decode_data_value(&wrapped).unwrap();
+        assert_eq!(value.expose(), "ABC".repeat(24).as_bytes());
+        assert_eq!(decode_data_value("QUJD\nQ"), None);
+        let v = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "x"},
+            "data": {"k": wrapped}});
+        assert_eq!(
+            PlainSecret::from_manifest(&v).unwrap().data["k"].expose(),
+            "ABC".repeat(24).as_bytes()
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use proptest::prelude::*;
-use sealgate_core::seal::{self, Binding, Location, Scope, UnsealError};
+use sealgate_core::seal::{self, Binding, BindingField, Location, Scope, UnsealError};
 use sealgate_core::{Identity, Keyring, RecipientSet};
 
 fn key_name() -> impl Strategy<Value = String> {
@@ -63,7 +63,7 @@ proptest! {
         let allowed = match scope {
             Scope::Strict => from == to,
             Scope::Namespace => from.0 == to.0 && from.2 == to.2,
-            Scope::Cluster => true,
+            Scope::Cluster => from.2 == to.2,
         };
         let result = seal::unseal_value(&ring, moved_to, &sealed);
         prop_assert_eq!(result.is_ok(), allowed, "{:?} {:?} -> {:?}: {:?}", scope, from, to, result.err());
@@ -71,5 +71,33 @@ proptest! {
             let is_binding_mismatch = matches!(e, UnsealError::BindingMismatch { .. });
             prop_assert!(is_binding_mismatch);
         }
+    }
+
+    #[test]
+    fn two_values_of_one_object_cannot_be_swapped(
+        at in (object_name(), object_name()),
+        keys in (key_name(), key_name()).prop_filter("two keys", |(a, b)| a != b),
+        scope in scope(),
+    ) {
+        let id = Identity::generate();
+        let set = RecipientSet::from(vec![id.recipient()]);
+        let ring = Keyring::from(vec![id]);
+        let (first, second) = keys;
+        let first_at = Location { namespace: &at.0, name: &at.1, key: &first };
+        let second_at = Location { namespace: &at.0, name: &at.1, key: &second };
+        let sealed_first = seal::seal_value(&set, &Binding::new(scope, first_at).unwrap(), b"first").unwrap();
+        let sealed_second = seal::seal_value(&set, &Binding::new(scope, second_at).unwrap(), b"second").unwrap();
+        // Each value sits under the other's key: both are refused, naming the key.
+        for (sealed, sealed_for, found_at) in [(&sealed_first, &first, second_at), (&sealed_second, &second, first_at)] {
+            let err = seal::unseal_value(&ring, found_at, sealed).unwrap_err();
+            prop_assert_eq!(err, UnsealError::BindingMismatch {
+                field: BindingField::Key,
+                scope,
+                sealed_for: sealed_for.clone(),
+                found: found_at.key.to_owned(),
+            });
+        }
+        let back = seal::unseal_value(&ring, first_at, &sealed_first).unwrap();
+        prop_assert_eq!(back.expose(), b"first");
     }
 }

@@ -1,8 +1,10 @@
 //! Test vectors for the sealed-value format (docs/format.md): every file in
 //! `tests/testdata/vectors/` must unseal, or fail, exactly as it says.
 //!
-//! Regenerate (new random ciphertexts, same cases) with
-//! `cargo test -p sealgate-tests --test vectors -- --ignored regenerate`.
+//! Regenerate with `cargo test -p sealgate-tests --test vectors -- --ignored regenerate`:
+//! it writes the vectors whose case is new or changed (or that no longer pass) and
+//! leaves the others byte for byte, keeping the keys in `identity.txt`. Delete
+//! `identity.txt` to start over with new keys and every vector fresh.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
@@ -33,6 +35,7 @@ fn error_name(e: &UnsealError) -> String {
         UnsealError::BadPayload => "BadPayload".into(),
         UnsealError::UnknownVersion(v) => format!("UnknownVersion({v})"),
         UnsealError::Malformed(_) => "Malformed".into(),
+        UnsealError::UnboundClusterKey => "UnboundClusterKey".into(),
         UnsealError::BindingMismatch {
             field: BindingField::Namespace,
             ..
@@ -70,6 +73,55 @@ fn parse_vector(path: &Path) -> BTreeMap<String, String> {
     fields
 }
 
+/// Whether the vector in `file` unseals, or fails, as it says; `Ok(true)` for a failing one.
+fn check_vector(keyring: &Keyring, file: &str, v: &BTreeMap<String, String>) -> Result<bool, String> {
+    let at = Location {
+        namespace: &v["namespace"],
+        name: &v["name"],
+        key: &v["key"],
+    };
+    let result = seal::unseal_value(keyring, at, &v["sealed"]);
+    match v["expect"].as_str() {
+        "success" => {
+            if file.starts_with("fail_") {
+                return Err(format!("{file}: success vectors must not be named fail_"));
+            }
+            let value = result.map_err(|e| format!("{file}: {e}"))?;
+            let got = STANDARD.encode(value.expose());
+            if got != v["value-base64"] {
+                return Err(format!("{file}: unsealed to {got}, not {}", v["value-base64"]));
+            }
+            Ok(false)
+        }
+        "failure" => {
+            if !file.starts_with("fail_") {
+                return Err(format!("{file}: failure vectors are named fail_"));
+            }
+            let err = match result {
+                Ok(_) => return Err(format!("{file}: unsealed, but must fail")),
+                Err(e) => e,
+            };
+            if error_name(&err) != v["error"] {
+                return Err(format!(
+                    "{file}: failed with {} ({err}), not {}",
+                    error_name(&err),
+                    v["error"]
+                ));
+            }
+            // Offline structure checks never pass what fails before decryption.
+            if matches!(err, UnsealError::Base64 | UnsealError::NotAge(_))
+                && seal::check_structure(&v["sealed"]).is_ok()
+            {
+                return Err(format!("{file}: check_structure passes what fails with {err}"));
+            }
+            Ok(true)
+        }
+        other => Err(format!(
+            "{file}: expect must be success or failure, not {other:?}"
+        )),
+    }
+}
+
 #[test]
 fn every_vector_unseals_or_fails_as_it_says() {
     let keyring = keyring();
@@ -80,41 +132,17 @@ fn every_vector_unseals_or_fails_as_it_says() {
     paths.sort();
     let (mut ok, mut failing) = (0, 0);
     for path in &paths {
-        let v = parse_vector(path);
-        let at = Location {
-            namespace: &v["namespace"],
-            name: &v["name"],
-            key: &v["key"],
-        };
-        let result = seal::unseal_value(&keyring, at, &v["sealed"]);
         let file = path.file_name().unwrap().to_string_lossy();
-        match v["expect"].as_str() {
-            "success" => {
-                assert!(
-                    !file.starts_with("fail_"),
-                    "{file}: success vectors must not be named fail_"
-                );
-                let value = result.unwrap_or_else(|e| panic!("{file}: {e}"));
-                assert_eq!(STANDARD.encode(value.expose()), v["value-base64"], "{file}");
-                ok += 1;
-            }
-            "failure" => {
-                assert!(
-                    file.starts_with("fail_"),
-                    "{file}: failure vectors are named fail_"
-                );
-                let err = result
-                    .err()
-                    .unwrap_or_else(|| panic!("{file}: unsealed, but must fail"));
-                assert_eq!(error_name(&err), v["error"], "{file}: {err}");
-                // Offline structure checks never pass what fails before decryption.
-                if matches!(err, UnsealError::Base64 | UnsealError::NotAge(_)) {
-                    assert!(seal::check_structure(&v["sealed"]).is_err(), "{file}");
-                }
-                failing += 1;
-            }
-            other => panic!("{file}: expect must be success or failure, not {other:?}"),
+        match check_vector(&keyring, &file, &parse_vector(path)) {
+            Ok(false) => ok += 1,
+            Ok(true) => failing += 1,
+            Err(problem) => panic!("{problem}"),
         }
+    }
+    // Every scope refuses a value moved to another key of the same object.
+    for scope in Scope::ALL {
+        let file = format!("fail_{scope}_swapped_key.txt");
+        assert!(paths.iter().any(|p| p.ends_with(&file)), "no vector {file}");
     }
     assert!(
         ok >= 4 && failing >= 12,
@@ -157,18 +185,31 @@ fn header(version: u8, scope: u8, fields: [&str; 3], value: &[u8]) -> Vec<u8> {
     p
 }
 
-#[test]
-#[ignore = "rewrites tests/testdata; run by hand"]
-fn regenerate() {
+/// The two test keys of `identity.txt`, made (and written) when the file is absent.
+fn test_keys() -> (Identity, Identity, bool) {
+    if testdata().join("identity.txt").exists() {
+        let ring = keyring();
+        let [k1, k2] = ring.identities() else {
+            panic!("identity.txt must hold exactly two identities");
+        };
+        return (k1.clone(), k2.clone(), false);
+    }
     let k1 = Identity::generate();
     let k2 = Identity::generate();
-    let stranger = Identity::generate();
     let identity_file = format!(
         "# TEST ONLY: these keys are public in the sealgate repository.\n# They exist to unseal tests/testdata/vectors.\n{}{}",
         k1.to_identity_file("2026-11-22T00:00:00Z").as_str(),
         k2.to_identity_file("2026-11-22T00:00:00Z").as_str()
     );
     std::fs::write(testdata().join("identity.txt"), identity_file).unwrap();
+    (k1, k2, true)
+}
+
+#[test]
+#[ignore = "rewrites tests/testdata; run by hand"]
+fn regenerate() {
+    let (k1, k2, new_keys) = test_keys();
+    let stranger = Identity::generate();
 
     let seal_for = |ids: &[&Identity], scope: Scope, at: (&str, &str, &str), value: &[u8]| {
         let set = RecipientSet::from(ids.iter().map(|i| i.recipient()).collect::<Vec<_>>());
@@ -233,9 +274,14 @@ fn regenerate() {
         },
         Case {
             file: "cluster_anywhere.txt",
-            comment: "cluster scope: any namespace, name and key",
-            sealed: seal_for(&[&k1, &k2], Scope::Cluster, ("", "", ""), b"cluster-wide"),
-            at: ("other", "anything", "any-key"),
+            comment: "cluster scope: any namespace and name, the same key",
+            sealed: seal_for(
+                &[&k1, &k2],
+                Scope::Cluster,
+                ("prod", "db-creds", "api-key"),
+                b"cluster-wide",
+            ),
+            at: ("other", "anything", "api-key"),
             expect: Ok(b"cluster-wide"),
         },
         Case {
@@ -253,7 +299,7 @@ fn regenerate() {
             expect: Err("BindingMismatch(name)"),
         },
         Case {
-            file: "fail_strict_wrong_key.txt",
+            file: "fail_strict_swapped_key.txt",
             comment: "moved to another data key",
             sealed: strict.clone(),
             at: ("prod", "db-creds", "username"),
@@ -267,11 +313,28 @@ fn regenerate() {
             expect: Err("BindingMismatch(namespace)"),
         },
         Case {
-            file: "fail_namespace_wrong_key.txt",
+            file: "fail_namespace_swapped_key.txt",
             comment: "namespace scope still binds the key",
             sealed: seal_for(&[&k1], Scope::Namespace, ("prod", "x", "password"), b"v"),
-            at: ("prod", "x", "user"),
+            at: ("prod", "x", "username"),
             expect: Err("BindingMismatch(key)"),
+        },
+        Case {
+            file: "fail_cluster_swapped_key.txt",
+            comment: "cluster scope binds the key: password placed under username of the same object",
+            sealed: seal_for(&[&k1], Scope::Cluster, ("prod", "db-creds", "password"), b"v"),
+            at: ("prod", "db-creds", "username"),
+            expect: Err("BindingMismatch(key)"),
+        },
+        Case {
+            file: "fail_cluster_unbound_key.txt",
+            comment: "cluster scope with no key bound, as builds before every scope bound the key wrote",
+            sealed: b64(&age_encrypt(
+                &[&k1, &k2],
+                &header(1, 3, ["", "", ""], b"cluster-wide"),
+            )),
+            at: ("other", "anything", "any-key"),
+            expect: Err("UnboundClusterKey"),
         },
         Case {
             file: "fail_truncated_payload.txt",
@@ -360,17 +423,35 @@ fn regenerate() {
     ];
 
     let dir = testdata().join("vectors");
-    let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
+    let keyring = keyring();
+    let mut wanted = Vec::new();
     for c in cases {
         let (expect, tail) = match c.expect {
             Ok(value) => ("success", format!("value-base64: {}\n", STANDARD.encode(value))),
             Err(e) => ("failure", format!("error: {e}\n")),
         };
-        let text = format!(
-            "# {}\nexpect: {expect}\nnamespace: {}\nname: {}\nkey: {}\n{tail}sealed: {}\n",
-            c.comment, c.at.0, c.at.1, c.at.2, c.sealed
+        let case = format!(
+            "# {}\nexpect: {expect}\nnamespace: {}\nname: {}\nkey: {}\n{tail}",
+            c.comment, c.at.0, c.at.1, c.at.2
         );
-        std::fs::write(dir.join(c.file), text).unwrap();
+        let path = dir.join(c.file);
+        wanted.push(path.clone());
+        // A vector whose case is unchanged and that still passes is left alone.
+        let current = std::fs::read_to_string(&path).unwrap_or_default();
+        let unchanged = !new_keys
+            && current
+                .strip_prefix(&case)
+                .is_some_and(|rest| rest.starts_with("sealed: "))
+            && check_vector(&keyring, c.file, &parse_vector(&path)).is_ok();
+        if !unchanged {
+            std::fs::write(&path, format!("{case}sealed: {}\n", c.sealed)).unwrap();
+        }
+    }
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if !wanted.contains(&path) {
+            std::fs::remove_file(path).unwrap();
+        }
     }
 }
