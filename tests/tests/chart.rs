@@ -544,7 +544,11 @@ fn the_chart_renders_no_key_material() {
             "genSignedCert",
             "genSelfSignedCert",
             "genPrivateKey",
-            "rand",
+            "randAlpha",
+            "randAscii",
+            "randNumeric",
+            "randBytes",
+            "uuidv4",
         ] {
             assert!(!text.contains(function), "{} calls {function}", path.display());
         }
