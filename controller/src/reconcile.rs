@@ -140,7 +140,7 @@ async fn reconcile_inner(sealed: &SealedSecret, ctx: &Context) -> Result<Action,
     };
 
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
-    let desired = desired::Wiped(desired::secret_for(sealed, &plain));
+    let mut desired = desired::Wiped(desired::secret_for(sealed, &plain));
     drop(plain);
     let existing = secrets
         .get_opt(&name)
@@ -170,7 +170,7 @@ async fn reconcile_inner(sealed: &SealedSecret, ctx: &Context) -> Result<Action,
         Ownership::Absent => {
             // Deleted behind our back after we produced it (the status says so): drift.
             drift = was_ready_for_this_generation(sealed);
-            if !create(&secrets, &desired, &object).await? {
+            if create(&secrets, &desired, &object).await? == Write::Conflict {
                 return Ok(Action::requeue(RECHECK_AFTER_CONFLICT));
             }
         }
@@ -200,15 +200,24 @@ async fn reconcile_inner(sealed: &SealedSecret, ctx: &Context) -> Result<Action,
                         .delete(&name, &dp)
                         .await
                         .map_err(api_err("replacing Secret", &object))?;
-                    if !create(&secrets, &desired, &object).await? {
+                    if create(&secrets, &desired, &object).await? == Write::Conflict {
                         return Ok(Action::requeue(RECHECK_AFTER_CONFLICT));
                     }
                 } else {
-                    if !foreign.is_empty() && !remove_keys(&secrets, &existing, &foreign, &object).await? {
-                        return Ok(Action::requeue(RECHECK_AFTER_CONFLICT));
+                    // Every write over the Secret is conditional on the version that
+                    // was judged ours: one replaced in between is never written to.
+                    let mut version = existing.metadata.resource_version.clone();
+                    if !foreign.is_empty() {
+                        match remove_keys(&secrets, &existing, &foreign, &object).await? {
+                            Write::Done(v) => version = v,
+                            Write::Conflict => return Ok(Action::requeue(RECHECK_AFTER_CONFLICT)),
+                        }
                     }
                     if differs {
-                        apply(&secrets, &desired, &object).await?;
+                        desired.0.metadata.resource_version = version;
+                        if apply(&secrets, &desired, &object).await? == Write::Conflict {
+                            return Ok(Action::requeue(RECHECK_AFTER_CONFLICT));
+                        }
                     }
                 }
             }
@@ -263,72 +272,85 @@ fn was_ready_for_this_generation(sealed: &SealedSecret) -> bool {
         && sealed.ready_condition().is_some_and(|c| c.status == "True")
 }
 
-/// Server-side applies `desired` over a Secret this SealedSecret owns.
-async fn apply(secrets: &Api<Secret>, desired: &Secret, object: &str) -> Result<(), ReconcileError> {
+/// What a write conditional on what was read found.
+#[derive(Debug, PartialEq, Eq)]
+enum Write {
+    /// Written; the Secret's new `resourceVersion`.
+    Done(Option<String>),
+    /// The Secret changed since it was read (or appeared): nothing was written,
+    /// and the next reconcile reads it anew and decides from what it finds.
+    Conflict,
+}
+
+/// Writes through `call` and sorts the answer: the Secret that comes back is
+/// wiped, a 409 is a [`Write::Conflict`], anything else an error.
+async fn conditional(
+    call: impl std::future::Future<Output = Result<Secret, kube::Error>>,
+    action: &'static str,
+    object: &str,
+) -> Result<Write, ReconcileError> {
+    match call.await {
+        Ok(written) => {
+            let written = desired::Wiped(written);
+            Ok(Write::Done(written.metadata.resource_version.clone()))
+        }
+        Err(kube::Error::Api(status)) if status.is_already_exists() || status.is_conflict() => {
+            tracing::info!(
+                secret = object,
+                action,
+                "Secret changed since it was read; looking again"
+            );
+            Ok(Write::Conflict)
+        }
+        Err(e) => Err(api_err(action, object)(e)),
+    }
+}
+
+/// Server-side applies `desired` over a Secret this SealedSecret owns. Its
+/// `resourceVersion`, when set, makes the apply conditional on it.
+async fn apply(secrets: &Api<Secret>, desired: &Secret, object: &str) -> Result<Write, ReconcileError> {
     let params = PatchParams::apply(names::FIELD_MANAGER).force();
     let name = desired.metadata.name.clone().unwrap_or_default();
-    secrets
-        .patch(&name, &params, &Patch::Apply(desired))
-        .await
-        .map(desired::Wiped)
-        .map_err(api_err("applying Secret", object))?;
-    Ok(())
+    conditional(
+        secrets.patch(&name, &params, &Patch::Apply(desired)),
+        "applying Secret",
+        object,
+    )
+    .await
 }
 
 /// Creates the Secret that was not there when it was read. A create, not an
 /// apply: an apply would take over a Secret someone else created in between
 /// (and give it our ownerReference, so it would be deleted with the
-/// SealedSecret). `false` when one appeared: nothing was written, and the next
-/// reconcile finds it and decides whether it is ours.
-async fn create(secrets: &Api<Secret>, desired: &Secret, object: &str) -> Result<bool, ReconcileError> {
+/// SealedSecret). A [`Write::Conflict`] when one appeared.
+async fn create(secrets: &Api<Secret>, desired: &Secret, object: &str) -> Result<Write, ReconcileError> {
     let params = PostParams {
         field_manager: Some(names::FIELD_MANAGER.to_owned()),
         ..PostParams::default()
     };
-    match secrets.create(&params, desired).await {
-        Ok(created) => {
-            drop(desired::Wiped(created));
-            Ok(true)
-        }
-        Err(kube::Error::Api(status)) if status.is_already_exists() || status.code == 409 => {
-            tracing::info!(
-                secret = object,
-                "Secret appeared while it was being created; looking again"
-            );
-            Ok(false)
-        }
-        Err(e) => Err(api_err("creating Secret", object)(e)),
-    }
+    conditional(secrets.create(&params, desired), "creating Secret", object).await
 }
 
-/// Removes the data keys sealgate does not produce ([`desired::removal_patch`]).
-/// `false` when the Secret changed since it was read: nothing was removed.
+/// Removes the data keys sealgate does not produce ([`desired::removal_patch`]),
+/// only from the Secret as it was read.
 async fn remove_keys(
     secrets: &Api<Secret>,
     existing: &Secret,
     keys: &[&str],
     object: &str,
-) -> Result<bool, ReconcileError> {
+) -> Result<Write, ReconcileError> {
     let params = PatchParams {
         field_manager: Some(names::FIELD_MANAGER.to_owned()),
         ..PatchParams::default()
     };
     let name = existing.metadata.name.clone().unwrap_or_default();
     let patch = desired::removal_patch(existing, keys);
-    match secrets.patch(&name, &params, &Patch::Merge(&patch)).await {
-        Ok(patched) => {
-            drop(desired::Wiped(patched));
-            Ok(true)
-        }
-        Err(kube::Error::Api(status)) if status.is_conflict() => {
-            tracing::info!(
-                secret = object,
-                "Secret changed while keys were being removed; looking again"
-            );
-            Ok(false)
-        }
-        Err(e) => Err(api_err("removing keys from Secret", object)(e)),
-    }
+    conditional(
+        secrets.patch(&name, &params, &Patch::Merge(&patch)),
+        "removing keys from Secret",
+        object,
+    )
+    .await
 }
 
 /// Writes the Ready condition when it changed, and emits the matching event on a change.
@@ -1312,6 +1334,39 @@ mod tests {
                 .as_str()
                 .is_some_and(|m| m.starts_with("spec.template.data[\"password\"]")),
             "{condition}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_apply_is_conditional_on_the_secret_that_was_read() {
+        // Ours when read, then deleted and re-created by someone else before the apply:
+        // the apply names the version read, the API server refuses it, nothing is adopted.
+        let mut f = fixture(None);
+        f.sealed.spec.template.get_or_insert_default().immutable = None;
+        ready_status(&mut f.sealed);
+        let mut edited = produced(&f);
+        edited["metadata"]["resourceVersion"] = json!("41");
+        edited["data"]["password"] = json!("aGFja2Vk");
+        let (result, calls, ctx) = run(
+            &f,
+            Box::new(move |m, p| match (m.as_str(), p) {
+                ("GET", SECRET) => Some((200, edited.clone())),
+                ("PATCH", SECRET) => Some(conflict("Conflict")),
+                _ => None,
+            }),
+        )
+        .await;
+        assert_eq!(result.ok(), Some(Action::requeue(RECHECK_AFTER_CONFLICT)));
+        assert_eq!(
+            summary(&calls),
+            [format!("GET {SECRET}"), format!("PATCH {SECRET}")]
+        );
+        assert_eq!(calls[1].content_type, "application/apply-patch+yaml");
+        assert_eq!(calls[1].body["metadata"]["resourceVersion"], "41");
+        assert!(
+            ctx.metrics
+                .render()
+                .contains("sealgate_drift_corrections_total 0")
         );
     }
 }
