@@ -50,3 +50,86 @@ pub const CONDITION_READY: &str = "Ready";
 
 /// Environment variable holding recipients, separated by commas or whitespace.
 pub const ENV_RECIPIENTS: &str = "SEALGATE_RECIPIENTS";
+
+/// Keys under [`ANNOTATION_PREFIX`] that a SealedSecret's template may carry onto
+/// the Secret it produces. Only the opt-out of drift correction: the owner may ask
+/// for it in Git as well as on the Secret.
+pub const TEMPLATE_SETTABLE: &[&str] = &[ANNOTATION_SKIP_DRIFT];
+
+/// Whether only sealgate may set `key` as a label or annotation of a Secret it
+/// produces: any key under `sealgate.dev/` (or a subdomain of it) not in
+/// [`TEMPLATE_SETTABLE`]. That covers [`LABEL_SEALING_KEY`] (the key store reads
+/// it), the [`ANNOTATION_KEYS`] and [`ANNOTATION_SOURCE_GENERATION`] stamps and the
+/// [`ANNOTATION_MANAGED`] marker, and any key sealgate adds later, so a new stamp
+/// is reserved the day it is added.
+pub fn is_reserved(key: &str) -> bool {
+    let Some((prefix, _)) = key.split_once('/') else {
+        return false;
+    };
+    let ours = prefix == GROUP || prefix.strip_suffix(GROUP).is_some_and(|sub| sub.ends_with('.'));
+    ours && !TEMPLATE_SETTABLE.contains(&key)
+}
+
+/// The first reserved label or annotation (see [`is_reserved`]) among those a
+/// template would put on a produced Secret, as a field path such as
+/// `metadata.labels["sealgate.dev/sealing-key"]`; `None` when there is none.
+pub fn reserved_metadata(
+    labels: &std::collections::BTreeMap<String, String>,
+    annotations: &std::collections::BTreeMap<String, String>,
+) -> Option<String> {
+    let first = |field: &str, map: &std::collections::BTreeMap<String, String>| {
+        map.keys()
+            .find(|k| is_reserved(k))
+            .map(|k| format!("metadata.{field}[{k:?}]"))
+    };
+    first("labels", labels).or_else(|| first("annotations", annotations))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn what_only_sealgate_sets() {
+        for key in [
+            LABEL_SEALING_KEY,
+            ANNOTATION_KEYS,
+            ANNOTATION_SOURCE_GENERATION,
+            ANNOTATION_MANAGED,
+            "sealgate.dev/anything-new",
+            "keys.sealgate.dev/x",
+        ] {
+            assert!(is_reserved(key), "{key}");
+        }
+        for key in [
+            ANNOTATION_SKIP_DRIFT,
+            "app",
+            "app.kubernetes.io/name",
+            "notsealgate.dev/x",
+            "sealgate.dev.example.com/x",
+            "example.com/sealgate.dev/x",
+        ] {
+            assert!(!is_reserved(key), "{key}");
+        }
+    }
+
+    #[test]
+    fn the_offending_field_is_named() {
+        let map = |k: &str| {
+            BTreeMap::from([
+                ("app".to_owned(), "db".to_owned()),
+                (k.to_owned(), "x".to_owned()),
+            ])
+        };
+        assert_eq!(
+            reserved_metadata(&map(LABEL_SEALING_KEY), &BTreeMap::new()).as_deref(),
+            Some("metadata.labels[\"sealgate.dev/sealing-key\"]")
+        );
+        assert_eq!(
+            reserved_metadata(&map("team"), &map(ANNOTATION_SOURCE_GENERATION)).as_deref(),
+            Some("metadata.annotations[\"sealgate.dev/source-generation\"]")
+        );
+        assert_eq!(reserved_metadata(&map("team"), &map(ANNOTATION_SKIP_DRIFT)), None);
+    }
+}
