@@ -51,6 +51,13 @@ pub const CONDITION_READY: &str = "Ready";
 /// Environment variable holding recipients, separated by commas or whitespace.
 pub const ENV_RECIPIENTS: &str = "SEALGATE_RECIPIENTS";
 
+/// On the webhook's own serving-certificate Secret: marks it as created (and renewable) by
+/// the webhook, value [`WEBHOOK_CERTIFICATE_MANAGED`]. A Secret of that name without it is
+/// never overwritten.
+pub const LABEL_WEBHOOK_CERTIFICATE: &str = "sealgate.dev/webhook-certificate";
+/// Value of [`LABEL_WEBHOOK_CERTIFICATE`].
+pub const WEBHOOK_CERTIFICATE_MANAGED: &str = "managed";
+
 /// Keys under [`ANNOTATION_PREFIX`] that a SealedSecret's template may carry onto
 /// the Secret it produces. Only the opt-out of drift correction: the owner may ask
 /// for it in Git as well as on the Secret.
