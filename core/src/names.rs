@@ -12,6 +12,8 @@ pub const KIND: &str = "SealedSecret";
 
 /// Field manager used by the controller for server-side apply.
 pub const FIELD_MANAGER: &str = "sealgate-controller";
+/// Field manager of the webhook's writes (its certificate Secret, the `caBundle` patch).
+pub const FIELD_MANAGER_WEBHOOK: &str = "sealgate-webhook";
 
 /// Label on the controller's key Secrets; value [`KEY_STATE_ACTIVE`] or [`KEY_STATE_COMPROMISED`].
 pub const LABEL_SEALING_KEY: &str = "sealgate.dev/sealing-key";

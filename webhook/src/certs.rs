@@ -322,6 +322,13 @@ fn generate(
     ))
 }
 
+fn post_params() -> PostParams {
+    PostParams {
+        field_manager: Some(names::FIELD_MANAGER_WEBHOOK.to_owned()),
+        ..PostParams::default()
+    }
+}
+
 fn is_ours(secret: &Secret) -> bool {
     secret
         .metadata
@@ -388,7 +395,7 @@ impl Manager {
                     data: Some(data),
                     ..Secret::default()
                 });
-                match self.secrets.create(&PostParams::default(), &secret.0).await {
+                match self.secrets.create(&post_params(), &secret.0).await {
                     Ok(created) => {
                         drop(Wiped(created));
                         tracing::info!(%namespace, secret = %name, "created the webhook's serving certificate");
@@ -432,11 +439,7 @@ impl Manager {
                 data: Some(data),
                 ..Secret::default()
             });
-            match self
-                .secrets
-                .replace(name, &PostParams::default(), &replacement.0)
-                .await
-            {
+            match self.secrets.replace(name, &post_params(), &replacement.0).await {
                 Ok(replaced) => {
                     drop(Wiped(replaced));
                     tracing::info!(%namespace, secret = %name, "renewed the webhook's serving certificate");
@@ -485,7 +488,7 @@ impl Manager {
         // Strategic merge: `webhooks` merges by `name`, so only these fields change.
         let patch = Patch::Strategic(serde_json::json!({ "webhooks": stale }));
         self.webhooks
-            .patch(name, &PatchParams::default(), &patch)
+            .patch(name, &PatchParams::apply(names::FIELD_MANAGER_WEBHOOK), &patch)
             .await
             .map_err(error("patching caBundle"))?;
         tracing::info!(configuration = %name, webhooks = stale.len(), "patched caBundle");
@@ -562,6 +565,8 @@ mod tests {
         /// "METHOD path" of every call.
         calls: Vec<String>,
         patches: Vec<(String, Value)>,
+        /// Query string of every write.
+        write_queries: Vec<String>,
         /// Another replica's Secret, stored when our create arrives (which then loses with 409).
         winner_on_create: Option<Value>,
         /// Another replica's Secret, stored when our replace arrives (which then loses with 409).
@@ -600,8 +605,19 @@ mod tests {
             self.calls.iter().filter(|c| !c.starts_with("GET")).collect()
         }
 
-        fn answer(&mut self, method: &Method, path: &str, body: Value, content_type: String) -> (u16, Value) {
+        fn answer(
+            &mut self,
+            method: &Method,
+            uri: &http::Uri,
+            body: Value,
+            content_type: String,
+        ) -> (u16, Value) {
+            let path = uri.path();
             self.calls.push(format!("{method} {path}"));
+            if method != Method::GET {
+                self.write_queries
+                    .push(uri.query().unwrap_or_default().to_owned());
+            }
             let status = |code: u16, reason: &str| {
                 (
                     code,
@@ -676,7 +692,7 @@ mod tests {
                     cluster
                         .lock()
                         .unwrap()
-                        .answer(&parts.method, parts.uri.path(), body, content_type);
+                        .answer(&parts.method, &parts.uri, body, content_type);
                 send.send_response(
                     Response::builder()
                         .status(code)
@@ -785,6 +801,13 @@ mod tests {
             [&format!("POST {SECRETS_PATH}"), &format!("PATCH {VWC_PATH}")]
         );
         assert_eq!(c.patches[0].0, "application/strategic-merge-patch+json");
+        assert!(
+            c.write_queries
+                .iter()
+                .all(|q| q.contains("fieldManager=sealgate-webhook")),
+            "{:?}",
+            c.write_queries
+        );
         let patched: Vec<&Value> = c.patches[0].1["webhooks"]
             .as_array()
             .unwrap()
