@@ -114,7 +114,7 @@ pub enum CertError {
         /// What was being done.
         action: &'static str,
         /// What the API server (or the connection) said.
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
     /// Other replicas kept changing the Secret.
     #[error("Secret {namespace}/{name} kept changing under us; gave up after {TRIES} tries")]
@@ -132,7 +132,7 @@ pub enum CertError {
         /// What was being done.
         action: &'static str,
         /// What the API server (or the connection) said.
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
     /// A certificate could not be generated.
     #[error("generating the webhook certificate: {0}")]
@@ -361,7 +361,7 @@ impl Manager {
             namespace: self.config.namespace.clone(),
             name: self.config.secret.clone(),
             action,
-            source,
+            source: Box::new(source),
         }
     }
 
@@ -466,7 +466,7 @@ impl Manager {
             move |source| CertError::WebhookConfiguration {
                 name: name.clone(),
                 action,
-                source,
+                source: Box::new(source),
             }
         };
         let configuration = self.webhooks.get(name).await.map_err(error("reading"))?;
