@@ -339,7 +339,6 @@ fn is_ours(secret: &Secret) -> bool {
 }
 
 /// Keeps the serving pair in its Secret and the CA in the webhook configuration.
-#[derive(Clone)]
 pub struct Manager {
     config: Config,
     secrets: Api<Secret>,
@@ -367,10 +366,10 @@ impl Manager {
 
     /// The pair in the Secret; creates it when absent, replaces it when due or unusable.
     pub async fn ensure(&self) -> Result<Pair, CertError> {
-        self.ensure_at(SystemTime::now(), VALIDITY).await
+        self.ensure_at(SystemTime::now()).await
     }
 
-    async fn ensure_at(&self, now: SystemTime, lifetime: Duration) -> Result<Pair, CertError> {
+    async fn ensure_at(&self, now: SystemTime) -> Result<Pair, CertError> {
         let (namespace, name) = (&self.config.namespace, &self.config.secret);
         for _ in 0..TRIES {
             let found = self
@@ -380,7 +379,7 @@ impl Manager {
                 .map_err(self.secret_error("reading"))?
                 .map(Wiped);
             let Some(found) = found else {
-                let (data, pair) = generate(&self.config, now, lifetime, &[])?;
+                let (data, pair) = generate(&self.config, now, VALIDITY, &[])?;
                 let secret = Wiped(Secret {
                     metadata: ObjectMeta {
                         name: Some(name.clone()),
@@ -425,7 +424,7 @@ impl Manager {
                     Vec::new()
                 }
             };
-            let (data, pair) = generate(&self.config, now, lifetime, &earlier)?;
+            let (data, pair) = generate(&self.config, now, VALIDITY, &earlier)?;
             // The metadata as read, resourceVersion included: a replica that renewed
             // in between makes this a conflict, and the loop reads theirs.
             let mut metadata = found.0.metadata.clone();
