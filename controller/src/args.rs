@@ -38,10 +38,7 @@ pub struct Args {
         value_delimiter = ','
     )]
     pub recovery_recipients: Vec<String>,
-    /// Elect a leader through a Lease so several replicas are safe (standbys serve HTTP only).
-    #[arg(long, env = "SEALGATE_LEADER_ELECTION", default_value_t = false)]
-    pub leader_election: bool,
-    /// Name of the Lease used for leader election.
+    /// Name of the Lease used for leader election (always on: one replica leads, standbys serve HTTP only).
     #[arg(long, env = "SEALGATE_LEASE_NAME", default_value = "sealgate-controller")]
     pub lease_name: String,
     /// Log filter (error, warn, info, debug, trace, or a tracing directive).
