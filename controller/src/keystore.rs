@@ -16,6 +16,7 @@ use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::jiff::Timestamp;
+use kube::api::PartialObjectMeta;
 use kube::api::{Api, ListParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use sealgate_core::{Identity, Keyring, Recipient, names};
@@ -368,7 +369,7 @@ pub struct Maintainer {
     pub keys: Arc<KeyStore>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
-    /// Set while a sealing key is known.
+    /// Set while at least one key is loaded.
     pub ready: Arc<AtomicBool>,
 }
 
@@ -377,12 +378,12 @@ impl Maintainer {
     /// every minute), and while `leader` is true creates a key when one is due,
     /// checking at once when leadership is gained. Never deletes a key.
     pub async fn run(self, mut leader: watch::Receiver<bool>, mut stop: watch::Receiver<bool>) {
-        let mut changes = watcher(
-            self.api.clone(),
-            watcher::Config::default().labels(names::LABEL_SEALING_KEY),
-        )
-        .default_backoff()
-        .boxed();
+        // Events are only a cue to reload: watch metadata, so no key crosses the wire for them.
+        let meta: Api<PartialObjectMeta<Secret>> =
+            Api::namespaced(self.api.clone().into_client(), &self.namespace);
+        let mut changes = watcher(meta, watcher::Config::default().labels(names::LABEL_SEALING_KEY))
+            .default_backoff()
+            .boxed();
         let mut tick = tokio::time::interval(RELOAD_EVERY);
         let mut leader_open = true;
         loop {
@@ -433,7 +434,7 @@ impl Maintainer {
         if self.keys.replace(keys) {
             tracing::info!(stamped, unstamped, "keys changed");
         }
-        self.ready.store(sealing.is_some(), Ordering::Relaxed);
+        self.ready.store(stamped + unstamped > 0, Ordering::Relaxed);
     }
 }
 
@@ -486,8 +487,8 @@ mod tests {
         keys
     }
 
-    /// One request made to the mocked API: method, path and query, JSON body.
-    type Calls = Arc<Mutex<Vec<(String, String, Value)>>>;
+    /// One request made to the mocked API: method, path and query, JSON body, Accept header.
+    type Calls = Arc<Mutex<Vec<(String, String, Value, String)>>>;
 
     /// A mocked API server for the key Secrets: lists answer with `secrets`, a
     /// create adds to them, watches are held open. Every call is recorded.
@@ -505,10 +506,16 @@ mod tests {
                 let body: Value = serde_json::from_slice(&body.collect_bytes().await.unwrap_or_default())
                     .unwrap_or_default();
                 let uri = parts.uri.to_string();
+                let accept = parts
+                    .headers
+                    .get(http::header::ACCEPT)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
                 recorded
                     .lock()
                     .unwrap()
-                    .push((parts.method.to_string(), uri.clone(), body.clone()));
+                    .push((parts.method.to_string(), uri.clone(), body.clone(), accept));
                 if uri.contains("watch=true") {
                     watches.push(send);
                     continue;
@@ -613,7 +620,7 @@ mod tests {
         );
         assert!(created["data"]["age.key"].is_string());
         assert!(
-            calls.iter().all(|(m, _, _)| m != "DELETE" && m != "PUT"),
+            calls.iter().all(|(m, ..)| m != "DELETE" && m != "PUT"),
             "keys are never deleted or replaced"
         );
     }
@@ -831,6 +838,18 @@ mod tests {
         assert!(created.is_ok(), "no key within 5 s of gaining leadership");
         assert_eq!(posts(), 1);
         assert!(ready.load(Ordering::Relaxed));
+        // Invariant 5: the watch that cues reloads carries metadata only, no key values.
+        let calls = calls.lock().unwrap().clone();
+        let cues: Vec<_> = calls
+            .iter()
+            .filter(|c| {
+                c.1.contains("labelSelector=sealgate.dev%2Fsealing-key") && !c.1.contains("%3Dactive")
+            })
+            .collect();
+        assert!(!cues.is_empty(), "{calls:?}");
+        for (_, uri, _, accept) in cues {
+            assert!(accept.contains("as=PartialObjectMetadata"), "{uri}: {accept}");
+        }
         stop_tx.send(true).unwrap();
         tokio::time::timeout(Duration::from_secs(5), task)
             .await

@@ -100,10 +100,18 @@ async fn run(args: Args) -> Result<()> {
         .run(leader.clone(), stop.clone()),
     );
 
-    run_controllers(&args, client, keys, metrics, leader, stop.clone()).await;
-    // The reconcile loop ends on shutdown or when the lease task ends; the
-    // latter is an error, so that the pod is restarted rather than left standing by.
-    lease.await.context("leader election")??;
+    // The end of the lease task before shutdown is an error: the process exits
+    // non-zero so that the pod is restarted rather than left standing by.
+    let controllers = run_controllers(&args, client, keys, metrics, leader, stop.clone());
+    tokio::pin!(controllers);
+    let mut lease = lease;
+    tokio::select! {
+        () = &mut controllers => lease.await.context("leader election")??,
+        ended = &mut lease => {
+            ended.context("leader election")??;
+            controllers.await;
+        }
+    }
     let _ = maintainer.await;
     let _ = server.await;
     Ok(())
