@@ -89,4 +89,12 @@ mod tests {
         assert!(parse_duration("1y").is_err());
         assert!(parse_duration("h").is_err());
     }
+
+    #[test]
+    fn leader_election_is_not_optional() {
+        // Always on: the flag that turned it on is gone, the Lease name stays.
+        assert!(Args::try_parse_from(["sealgate-controller", "--leader-election"]).is_err());
+        let args = Args::try_parse_from(["sealgate-controller", "--lease-name=sealgate-a"]).unwrap();
+        assert_eq!(args.lease_name, "sealgate-a");
+    }
 }
