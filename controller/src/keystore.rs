@@ -72,9 +72,7 @@ impl Keys {
     /// The key that seals: the stamped key with the newest stamp (ties go to the
     /// later Secret name). Keys without a stamp never seal.
     pub fn sealing(&self) -> Option<&StoredKey> {
-        self.stamped
-            .iter()
-            .max_by(|a, b| a.created.cmp(&b.created).then_with(|| a.secret.cmp(&b.secret)))
+        self.stamped.iter().max_by(|a, b| by_stamp(a, b))
     }
 
     /// Names, recipients and stamps (never key material), to tell whether a reload changed anything.
@@ -92,6 +90,11 @@ impl Keys {
         out.sort_by(|a, b| a.0.cmp(b.0));
         out
     }
+}
+
+/// Oldest stamp first; equal stamps ordered by Secret name.
+fn by_stamp(a: &StoredKey, b: &StoredKey) -> std::cmp::Ordering {
+    a.created.cmp(&b.created).then_with(|| a.secret.cmp(&b.secret))
 }
 
 /// The keys in force, shared by the reconcile loop and the HTTP endpoints.
@@ -124,8 +127,7 @@ impl KeyStore {
 
     /// Replaces the keys; returns whether they changed (the first load always does).
     pub fn replace(&self, mut keys: Keys) -> bool {
-        keys.stamped
-            .sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.secret.cmp(&b.secret)));
+        keys.stamped.sort_by(by_stamp);
         keys.unstamped.sort_by(|a, b| a.secret.cmp(&b.secret));
         let changed = {
             let Ok(mut guard) = self.keys.write() else {
@@ -168,7 +170,7 @@ impl KeyStore {
     }
 
     /// The key that seals (see [`Keys::sealing`]).
-    pub fn newest(&self) -> Option<StoredKey> {
+    pub fn sealing_key(&self) -> Option<StoredKey> {
         self.keys.read().ok()?.sealing().cloned()
     }
 
@@ -299,8 +301,6 @@ pub async fn load(api: &Api<Secret>, namespace: &str) -> Result<Keys, KeyStoreEr
             }
         }
     }
-    keys.stamped
-        .sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.secret.cmp(&b.secret)));
     Ok(keys)
 }
 
@@ -426,7 +426,7 @@ impl Maintainer {
         let sealing = keys.sealing().map(|k| (k.secret.clone(), k.created));
         if let Some((secret, created)) = &sealing {
             self.metrics.last_rotation.set(created.as_second());
-            if self.keys.newest().is_none_or(|k| &k.secret != secret) {
+            if self.keys.sealing_key().is_none_or(|k| &k.secret != secret) {
                 tracing::info!(secret = %secret, keys = keys.len(), "sealing with the newest stamped key");
             }
         }
@@ -751,7 +751,7 @@ mod tests {
         let old = key("2026-01-01T00:00:00Z");
         let new = key("2026-02-01T00:00:00Z");
         store.set(vec![new.clone(), old.clone()]);
-        assert_eq!(store.newest().unwrap().secret, new.secret);
+        assert_eq!(store.sealing_key().unwrap().secret, new.secret);
         assert_eq!(store.recipients(), vec![new.identity.recipient(), recovery]);
         assert_eq!(store.keyring().identities().len(), 2);
     }
@@ -830,7 +830,7 @@ mod tests {
         assert!(!ready.load(Ordering::Relaxed));
         lead.send(true).unwrap();
         let created = tokio::time::timeout(Duration::from_secs(5), async {
-            while keys.newest().is_none() {
+            while keys.sealing_key().is_none() {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
         })
