@@ -21,6 +21,8 @@ pub const LABEL_SEALING_KEY: &str = "sealgate.dev/sealing-key";
 pub const KEY_STATE_ACTIVE: &str = "active";
 /// A key the controller ignores entirely.
 pub const KEY_STATE_COMPROMISED: &str = "compromised";
+/// On a key Secret: when sealgate created it (RFC 3339). Only stamped keys seal; the newest stamp wins.
+pub const ANNOTATION_KEY_CREATED: &str = "sealgate.dev/created-at";
 
 /// Namespace label choosing the webhook's mode: `enforce`, `warn` or `off`.
 pub const LABEL_ADMISSION: &str = "sealgate.dev/admission";
