@@ -89,7 +89,9 @@ pub fn chart_args(helm: &Path, deployment: &str, extra: &[&str]) -> Vec<String> 
         .flatten()
         .map(|e| {
             let name = e["name"].as_str().unwrap().to_owned();
-            let value = e["value"].as_str().map_or_else(|| format!("{name}-value"), str::to_owned);
+            let value = e["value"]
+                .as_str()
+                .map_or_else(|| format!("{name}-value"), str::to_owned);
             (name, value)
         })
         .collect();
@@ -111,7 +113,11 @@ pub fn chart_args(helm: &Path, deployment: &str, extra: &[&str]) -> Vec<String> 
 /// trailing `--help`, so an unknown flag or a bad value fails and nothing runs.
 /// Returns clap's complaint when it does not.
 pub fn accepts(binary: &str, args: &[String]) -> Result<(), String> {
-    let out = Command::new(binary).args(args).arg("--help").output().expect("the binary runs");
+    let out = Command::new(binary)
+        .args(args)
+        .arg("--help")
+        .output()
+        .expect("the binary runs");
     if out.status.success() {
         Ok(())
     } else {
