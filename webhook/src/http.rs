@@ -1,30 +1,72 @@
 //! The webhook's routes: `POST /validate` (AdmissionReview v1), `/healthz`,
-//! `/readyz`, `/metrics`. Bodies are limited to 8 MiB, work to a deadline
-//! below the webhook's `timeoutSeconds`, and requests in flight to a maximum.
+//! `/readyz`, `/metrics`, with the limits of [`Limits`]: a review's body is
+//! read whole, to a size limit and a deadline, before the review takes its turn
+//! among those in flight, so a slow client never holds a turn; the decision works
+//! to a deadline below the webhook's `timeoutSeconds`.
 
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
+use hyper::body::Body as _;
 use sealgate_core::inventory::Inventory;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::time::Instant;
 
 use crate::admission::{Answer, Mode, Review};
 use crate::cache::WithKeys;
 use crate::metrics::Metrics;
 
-/// Largest AdmissionReview accepted.
-pub const MAX_BODY: usize = 8 * 1024 * 1024;
+/// Default of `--max-body-bytes`: the API server's own limit on a request (3 MiB).
+pub const MAX_BODY: usize = 3 * 1024 * 1024;
+/// Default of `--max-in-flight`.
+pub const MAX_IN_FLIGHT: usize = 16;
+/// Default of `--body-timeout-ms`.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Limits on reviews.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Largest body accepted; a larger one is refused with 413.
+    pub max_body: usize,
+    /// Reviews decided at once; more wait for a turn. Also the bodies' worth of
+    /// bytes held at once: at most `max_in_flight × max_body` bytes of bodies,
+    /// counted as they arrive, are held by reviews being read, waiting or decided.
+    pub max_in_flight: usize,
+    /// Deadline for reading the whole body, counted from when the review's
+    /// headers are in; keep it below the review's deadline.
+    pub body_deadline: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body: MAX_BODY,
+            max_in_flight: MAX_IN_FLIGHT,
+            body_deadline: BODY_TIMEOUT,
+        }
+    }
+}
+
+impl Limits {
+    /// The defaults with `max_in_flight` reviews at once.
+    pub fn in_flight(max_in_flight: usize) -> Self {
+        Limits {
+            max_in_flight,
+            ..Limits::default()
+        }
+    }
+}
 
 /// Reads the key names of one Secret (values dropped at once), for Secrets the caches
 /// know only by metadata.
@@ -112,13 +154,14 @@ pub struct AppState {
     pub deadline: Duration,
 }
 
-/// The state and the limit on reviews in flight, behind one `Arc`: a request
-/// clones it once.
+/// The state and the limits, behind one `Arc`: a request clones it once.
 struct Served {
     state: AppState,
-    /// Permits for reviews in flight; a review takes one before its body is read,
-    /// so at most this many bodies (each at most [`MAX_BODY`]) are held at once.
+    limits: Limits,
+    /// Turns for reviews in flight, taken once the body is in.
     in_flight: Semaphore,
+    /// Bytes of bodies held at once, one permit a byte, taken as they arrive.
+    bytes: Semaphore,
 }
 
 impl std::ops::Deref for Served {
@@ -129,12 +172,21 @@ impl std::ops::Deref for Served {
     }
 }
 
-/// The router with its limits. Reviews beyond `max_in_flight` wait for a turn
-/// (within the API server's timeout) rather than being refused.
-pub fn router(state: AppState, max_in_flight: usize) -> Router {
+/// The router with its limits. Reviews beyond `limits.max_in_flight` wait for
+/// a turn, within the review's deadline, rather than being refused.
+pub fn router(state: AppState, limits: Limits) -> Router {
+    let max_in_flight = limits.max_in_flight.max(1);
+    let max_body = limits.max_body.clamp(1, u32::MAX as usize);
+    let bytes = max_in_flight.saturating_mul(max_body).min(Semaphore::MAX_PERMITS);
     let served = Served {
         state,
-        in_flight: Semaphore::new(max_in_flight.max(1)),
+        limits: Limits {
+            max_body,
+            max_in_flight,
+            ..limits
+        },
+        in_flight: Semaphore::new(max_in_flight),
+        bytes: Semaphore::new(bytes),
     };
     // The limits are taken in `validate` itself: as tower layers they cost a
     // review more than its whole decision at a glance.
@@ -172,44 +224,68 @@ async fn validate(State(s): State<Arc<Served>>, body: Body) -> Response {
         s.metrics.observe("", "", "not_ready", 0.0);
         return (StatusCode::SERVICE_UNAVAILABLE, "watch caches not synced yet\n").into_response();
     }
-    let Ok(_turn) = s.in_flight.acquire().await else {
-        // The semaphore is never closed; should it be, no review runs.
-        return (StatusCode::SERVICE_UNAVAILABLE, "no review can run now\n").into_response();
+    let refused = |verdict, status, message: String| {
+        s.metrics
+            .observe("", "", verdict, started.elapsed().as_secs_f64());
+        (status, message).into_response()
     };
-    let body = match Limited::new(body, MAX_BODY).collect().await {
-        Ok(body) => body.to_bytes(),
-        Err(e) => {
-            let refusal = if e.is::<LengthLimitError>() {
-                (
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("request body is over the limit of {MAX_BODY} bytes\n"),
-                )
-            } else {
-                (
-                    StatusCode::BAD_REQUEST,
-                    format!("cannot read the request body: {e}\n"),
-                )
-            };
-            s.metrics
-                .observe("", "", "invalid", started.elapsed().as_secs_f64());
-            return refusal.into_response();
+    // The body first, whole, to its deadline: no turn is held while a client is slow.
+    let (body, _bytes) = match tokio::time::timeout(s.limits.body_deadline, read_body(&s, body)).await {
+        Ok(Ok(read)) => read,
+        Ok(Err(BodyError::TooLarge)) => {
+            return refused(
+                "invalid",
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("request body is over the limit of {} bytes\n", s.limits.max_body),
+            );
         }
+        Ok(Err(BodyError::Read(e))) => {
+            return refused(
+                "invalid",
+                StatusCode::BAD_REQUEST,
+                format!("cannot read the request body: {e}\n"),
+            );
+        }
+        Err(_) => {
+            // The client is too slow: answer and close, whatever it still sends.
+            s.metrics
+                .observe("", "", "body_timeout", started.elapsed().as_secs_f64());
+            return (
+                StatusCode::REQUEST_TIMEOUT,
+                [(header::CONNECTION, "close")],
+                format!("request body not received within {:?}\n", s.limits.body_deadline),
+            )
+                .into_response();
+        }
+    };
+    let deadline = started + s.deadline;
+    let no_decision = || {
+        s.metrics
+            .observe("", "", "timeout", started.elapsed().as_secs_f64());
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("no decision within {:?}\n", s.deadline),
+        )
+            .into_response()
+    };
+    let _turn = match s.in_flight.try_acquire() {
+        Ok(turn) => turn,
+        Err(_) => match tokio::time::timeout_at(deadline, s.in_flight.acquire()).await {
+            Ok(Ok(turn)) => turn,
+            // The semaphore is never closed; should it be, no review runs.
+            Ok(Err(_)) => {
+                return (StatusCode::SERVICE_UNAVAILABLE, "no review can run now\n").into_response();
+            }
+            Err(_) => return no_decision(),
+        },
     };
     let answer = match glance(&s, &body) {
         Some(answer) => answer,
         // The long way may read Secrets, so it runs to the deadline. Its future is
         // large and rare: boxed, it does not weigh on every review's.
-        None => match Box::pin(tokio::time::timeout(s.deadline, long_way(&s, &body))).await {
+        None => match Box::pin(tokio::time::timeout_at(deadline, long_way(&s, &body))).await {
             Ok(answer) => answer,
-            Err(_) => {
-                s.metrics
-                    .observe("", "", "timeout", started.elapsed().as_secs_f64());
-                return (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    format!("no decision within {:?}\n", s.deadline),
-                )
-                    .into_response();
-            }
+            Err(_) => return no_decision(),
         },
     };
     match answer {
@@ -229,12 +305,58 @@ async fn validate(State(s): State<Arc<Served>>, body: Body) -> Response {
                     .into_response(),
             }
         }
-        Err(message) => {
-            s.metrics
-                .observe("", "", "invalid", started.elapsed().as_secs_f64());
-            (StatusCode::BAD_REQUEST, message).into_response()
-        }
+        Err(message) => refused("invalid", StatusCode::BAD_REQUEST, message),
     }
+}
+
+/// Why a body was not read.
+enum BodyError {
+    /// Over the limit (by its Content-Length, or as it came).
+    TooLarge,
+    /// The connection failed.
+    Read(axum::Error),
+}
+
+/// Reads the whole body within the limit, taking one of `s.bytes` for each byte
+/// as it arrives (waiting, with the connection unread, while other bodies hold
+/// them all); returns it with those bytes' permits.
+async fn read_body(s: &Served, body: Body) -> Result<(Bytes, Option<SemaphorePermit<'_>>), BodyError> {
+    if body.size_hint().lower() > s.limits.max_body as u64 {
+        return Err(BodyError::TooLarge);
+    }
+    let mut body = Limited::new(body, s.limits.max_body);
+    let mut held = None::<SemaphorePermit<'_>>;
+    let mut chunks = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| match e.downcast::<LengthLimitError>() {
+            Ok(_) => BodyError::TooLarge,
+            Err(e) => BodyError::Read(axum::Error::new(e)),
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        // Below the limit, itself at most u32::MAX.
+        let n = u32::try_from(data.len()).unwrap_or(u32::MAX);
+        let permit = match s.bytes.try_acquire_many(n) {
+            Ok(permit) => permit,
+            Err(_) => s
+                .bytes
+                .acquire_many(n)
+                .await
+                .map_err(|e| BodyError::Read(axum::Error::new(e)))?,
+        };
+        match &mut held {
+            Some(held) => held.merge(permit),
+            None => held = Some(permit),
+        }
+        chunks.push(data);
+    }
+    let body = match chunks.len() {
+        0 => Bytes::new(),
+        1 => chunks.swap_remove(0),
+        _ => Bytes::from(chunks.concat()),
+    };
+    Ok((body, held))
 }
 
 /// What a body comes to: the review to decide, or already the answer (a review
@@ -412,7 +534,7 @@ mod tests {
             .header("content-type", "application/json")
             .body(Body::from(body))
             .unwrap();
-        let resp = router(state, 8).oneshot(req).await.unwrap();
+        let resp = router(state, Limits::in_flight(8)).oneshot(req).await.unwrap();
         let status = resp.status();
         let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
         let text = String::from_utf8_lossy(&bytes).into_owned();
@@ -788,7 +910,10 @@ mod tests {
         let legacy = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "legacy", "namespace": "prod"}});
         let slow = workload("v1", "Pod", pod_spec(json!([env("P", "legacy", "password")])));
         let quick = workload("v1", "Pod", pod_spec(json!([])));
-        let app = router(state_with(vec![legacy], &[], Mode::Enforce, Some(reader)), 1);
+        let app = router(
+            state_with(vec![legacy], &[], Mode::Enforce, Some(reader)),
+            Limits::in_flight(1),
+        );
         let send = |object: &Value| {
             let req = Request::builder()
                 .method("POST")
@@ -940,7 +1065,10 @@ mod tests {
         let obj = workload("apps/v1", "Deployment", pod_spec(json!([env("A", "gone", "k")])));
         decide(s.clone(), "CREATE", &obj, None).await;
         let req = Request::builder().uri("/metrics").body(Body::empty()).unwrap();
-        let resp = router(s.clone(), 8).oneshot(req).await.unwrap();
+        let resp = router(s.clone(), Limits::in_flight(8))
+            .oneshot(req)
+            .await
+            .unwrap();
         let text =
             String::from_utf8_lossy(&axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap())
                 .into_owned();
@@ -949,7 +1077,11 @@ mod tests {
         s.ready.store(false, Ordering::Relaxed);
         let req = Request::builder().uri("/readyz").body(Body::empty()).unwrap();
         assert_eq!(
-            router(s, 8).oneshot(req).await.unwrap().status(),
+            router(s, Limits::in_flight(8))
+                .oneshot(req)
+                .await
+                .unwrap()
+                .status(),
             StatusCode::SERVICE_UNAVAILABLE
         );
     }

@@ -32,15 +32,33 @@ struct Args {
     /// Mode for namespaces without the sealgate.dev/admission label: enforce or warn.
     #[arg(long, env = "SEALGATE_ADMISSION_MODE", default_value = "enforce", value_parser = parse_mode)]
     default_mode: Mode,
-    /// Deadline for one review; keep it below the webhook's timeoutSeconds (5).
+    /// Deadline for one review, from its headers to the answer; keep it below the
+    /// webhook's timeoutSeconds (5).
     #[arg(long, env = "SEALGATE_REQUEST_TIMEOUT_MS", default_value_t = 4000)]
     request_timeout_ms: u64,
-    /// Deadline for a TLS handshake.
-    #[arg(long, env = "SEALGATE_HANDSHAKE_TIMEOUT_MS", default_value_t = 5000)]
-    handshake_timeout_ms: u64,
-    /// Requests handled at once; more wait.
-    #[arg(long, env = "SEALGATE_MAX_IN_FLIGHT", default_value_t = 512)]
+    /// Deadline for reading a review's whole body; below --request-timeout-ms.
+    #[arg(long, env = "SEALGATE_BODY_TIMEOUT_MS", default_value_t = millis(http::BODY_TIMEOUT))]
+    body_timeout_ms: u64,
+    /// Largest review body accepted (the API server's own limit on a request is 3 MiB).
+    #[arg(long, env = "SEALGATE_MAX_BODY_BYTES", default_value_t = http::MAX_BODY)]
+    max_body_bytes: usize,
+    /// Reviews decided at once; more wait. Bodies held at once are at most this
+    /// many times --max-body-bytes.
+    #[arg(long, env = "SEALGATE_MAX_IN_FLIGHT", default_value_t = http::MAX_IN_FLIGHT)]
     max_in_flight: usize,
+    /// Connections open at once; more wait in the kernel's backlog.
+    #[arg(long, env = "SEALGATE_MAX_CONNECTIONS", default_value_t = server::MAX_CONNECTIONS)]
+    max_connections: usize,
+    /// Deadline for a TLS handshake.
+    #[arg(long, env = "SEALGATE_HANDSHAKE_TIMEOUT_MS", default_value_t = millis(server::HANDSHAKE_TIMEOUT))]
+    handshake_timeout_ms: u64,
+    /// Deadline for a request's headers (HTTP/1.1), counted from when the
+    /// connection waits for them, so also the longest idle keep-alive wait.
+    #[arg(long, env = "SEALGATE_HEADER_TIMEOUT_MS", default_value_t = millis(server::HEADER_TIMEOUT))]
+    header_timeout_ms: u64,
+    /// A connection with no request in progress for this long is closed (HTTP/2: GOAWAY).
+    #[arg(long, env = "SEALGATE_IDLE_TIMEOUT_MS", default_value_t = millis(server::IDLE_TIMEOUT))]
+    idle_timeout_ms: u64,
     /// Log filter.
     #[arg(long, env = "SEALGATE_LOG_LEVEL", default_value = "info")]
     log_level: String,
@@ -56,6 +74,10 @@ fn parse_mode(s: &str) -> Result<Mode, String> {
     s.parse()
 }
 
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
 fn main() -> ExitCode {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let args = Args::parse();
@@ -64,6 +86,13 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<()> {
+    if args.body_timeout_ms >= args.request_timeout_ms {
+        anyhow::bail!(
+            "--body-timeout-ms ({}) must be below --request-timeout-ms ({}): the body is read within the review's deadline",
+            args.body_timeout_ms,
+            args.request_timeout_ms
+        );
+    }
     let resolver = tls::Reloading::new(args.tls_cert_file.clone(), args.tls_key_file.clone())?;
     tokio::spawn(resolver.clone().watch(Duration::from_secs(2)));
     let tls = Arc::new(tls::server_config(resolver).context("TLS configuration")?);
@@ -106,8 +135,20 @@ async fn run(args: Args) -> Result<()> {
     server::serve(
         listener,
         tls,
-        http::router(state, args.max_in_flight),
-        Duration::from_millis(args.handshake_timeout_ms),
+        http::router(
+            state,
+            http::Limits {
+                max_body: args.max_body_bytes,
+                max_in_flight: args.max_in_flight,
+                body_deadline: Duration::from_millis(args.body_timeout_ms),
+            },
+        ),
+        server::Limits {
+            handshake: Duration::from_millis(args.handshake_timeout_ms),
+            header: Duration::from_millis(args.header_timeout_ms),
+            idle: Duration::from_millis(args.idle_timeout_ms),
+            max_connections: args.max_connections,
+        },
         stop,
     )
     .await;
