@@ -1059,6 +1059,184 @@ mod tests {
         );
     }
 
+    /// A review of a Deployment in prod with `object` as given (`None`: no object field).
+    fn raw_review(object: Option<&str>) -> String {
+        let object = object.map_or(String::new(), |o| format!(r#", "object": {o}"#));
+        format!(
+            r#"{{"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {{
+                "uid": "705ab4f5-6393-11e8-b7cc-42010a800002",
+                "kind": {{"group": "apps", "version": "v1", "kind": "Deployment"}},
+                "name": "api", "namespace": "prod", "operation": "CREATE"{object}}}}}"#
+        )
+    }
+
+    #[tokio::test]
+    async fn an_object_that_cannot_be_read_is_denied_in_enforce_mode_and_warned_in_warn_mode() {
+        let spec = r#""spec": {"template": {"spec": {"containers": [{"name": "c", "envFrom": [{"secretRef": {"name": "gone"}}]}]}}}"#;
+        let other_kind =
+            format!(r#"{{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {{"name": "api"}}, {spec}}}"#);
+        let odd_kind =
+            format!(r#"{{"apiVersion": "apps/v1", "kind": 5, "metadata": {{"name": "api"}}, {spec}}}"#);
+        // The glimpse gives up (no type before spec); the view reads the type after it.
+        let type_last = format!(r#"{{{spec}, "apiVersion": "v1", "kind": "ConfigMap"}}"#);
+        // A repeated key: serde's view refuses it, the text is read as a map (last wins).
+        let repeated =
+            format!(r#"{{"apiVersion": "apps/v1", "kind": "Deployment", "kind": "ConfigMap", {spec}}}"#);
+        let not_a_list = r#"{"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"template": {"spec": {"containers": "x"}}}}"#;
+        let as_list = |object: &str| {
+            // A review as a list is read by serde (its one field in order), not the pull reader.
+            let review = raw_review(Some(object));
+            let request = &review[review.find(r#""request": "#).unwrap() + 11..review.len() - 1];
+            format!("[{request}]")
+        };
+        let cases: Vec<(&str, String, &str)> = vec![
+            (
+                "a number",
+                raw_review(Some("5")),
+                "it is a number, not a JSON object",
+            ),
+            (
+                "a string",
+                raw_review(Some(r#""x""#)),
+                "it is a string, not a JSON object",
+            ),
+            (
+                "a list",
+                raw_review(Some("[]")),
+                "it is a list, not a JSON object",
+            ),
+            (
+                "a boolean",
+                raw_review(Some("true")),
+                "it is a boolean, not a JSON object",
+            ),
+            ("null", raw_review(Some("null")), "the request has no object"),
+            (
+                "no object on CREATE",
+                raw_review(None),
+                "the request has no object",
+            ),
+            ("read by serde", as_list("5"), "it is a number, not a JSON object"),
+            (
+                "another kind",
+                raw_review(Some(&other_kind)),
+                r#"its apiVersion ("v1") and kind ("ConfigMap") are not those of the request (apps/v1 Deployment)"#,
+            ),
+            (
+                "a kind that is not text",
+                raw_review(Some(&odd_kind)),
+                r#"its apiVersion ("apps/v1") and kind (a number) are not those"#,
+            ),
+            (
+                "past the glimpse",
+                raw_review(Some(&type_last)),
+                r#"kind ("ConfigMap") are not those"#,
+            ),
+            (
+                "a repeated key, read as text",
+                raw_review(Some(&repeated)),
+                r#"kind ("ConfigMap") are not those"#,
+            ),
+            (
+                "a pod spec of the wrong shape",
+                raw_review(Some(not_a_list)),
+                "not a valid Deployment: spec.template.spec.containers: is not a list",
+            ),
+        ];
+        for (what, body, why) in &cases {
+            let enforce = state(vec![]);
+            let (status, v, text) = post(enforce.clone(), body.clone()).await;
+            assert_eq!(status, StatusCode::OK, "{what}: {text}");
+            let r = &v["response"];
+            assert_eq!(r["allowed"], false, "{what}: {text}");
+            let denial = message(r);
+            assert!(
+                denial.starts_with("Deployment prod/api: the object could not be read")
+                    && denial.contains(why),
+                "{what}: {denial}"
+            );
+            let metrics = enforce.metrics.render();
+            assert!(
+                metrics.contains(r#"kind="Deployment",operation="CREATE",verdict="unreadable"} 1"#),
+                "{what}: {metrics}"
+            );
+
+            let warn = state_with(vec![], &[], Mode::Warn, None);
+            let (status, v, text) = post(warn.clone(), body.clone()).await;
+            assert_eq!(status, StatusCode::OK, "{what}: {text}");
+            let r = &v["response"];
+            assert_eq!(r["allowed"], true, "{what}: {text}");
+            let warning = r["warnings"][0].as_str().unwrap_or("");
+            assert!(
+                warning.contains("the object could not be read")
+                    && warning.contains(why)
+                    && warning.ends_with("[admitted: namespace in warn mode]"),
+                "{what}: {warning}"
+            );
+            assert!(
+                warn.metrics.render().contains(r#"verdict="unreadable"} 1"#),
+                "{what}"
+            );
+        }
+        // Not checked: DELETE, kinds sealgate does not check, and mode off.
+        let delete = raw_review(Some("5")).replace(r#""CREATE""#, r#""DELETE""#);
+        let configmap = raw_review(Some("5")).replace(
+            r#""group": "apps", "version": "v1", "kind": "Deployment""#,
+            r#""group": "", "version": "v1", "kind": "ConfigMap""#,
+        );
+        for body in [delete, configmap] {
+            let (_, v, text) = post(state(vec![]), body).await;
+            assert_eq!(v["response"]["allowed"], true, "{text}");
+        }
+        let off = state_with(vec![], &[("prod", "off")], Mode::Enforce, None);
+        let (_, v, _) = post(off, raw_review(Some("5"))).await;
+        assert_eq!(v["response"]["allowed"], true);
+    }
+
+    #[tokio::test]
+    async fn malformed_reviews_are_refused_whatever_the_mode() {
+        let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        let forms = [
+            ("a lone surrogate escape", r#""\ud800""#.to_owned()),
+            ("a number out of range", "1e400".to_owned()),
+            ("nesting 3000 deep", deep(3000)),
+        ];
+        for (what, value) in &forms {
+            for mode in [Mode::Enforce, Mode::Warn] {
+                // In a field of the review that is read: not an AdmissionReview (400), as before.
+                let body = raw_review(Some(r#"{"kind": "Deployment"}"#)).replace(
+                    r#""uid": "705ab4f5-6393-11e8-b7cc-42010a800002""#,
+                    &format!(r#""uid": {value}"#),
+                );
+                let (status, _, text) = post(state_with(vec![], &[], mode, None), body).await;
+                assert_eq!(
+                    status,
+                    StatusCode::BAD_REQUEST,
+                    "{what} in the review, {mode:?}: {text}"
+                );
+                // In the object: text serde_json cannot read is refused in every mode;
+                // JSON nested deeper than the walk reads is an unreadable pod spec.
+                let object = format!(
+                    r#"{{"kind": "Deployment", "spec": {{"template": {{"spec": {{"containers": {value}}}}}}}}}"#
+                );
+                let (status, v, text) =
+                    post(state_with(vec![], &[], mode, None), raw_review(Some(&object))).await;
+                assert_eq!(status, StatusCode::OK, "{text}");
+                let r = &v["response"];
+                let said = format!("{}{}", message(r), r["warnings"][0].as_str().unwrap_or(""));
+                assert!(said.contains("the object could not be read"), "{what}: {text}");
+                let admitted = r["allowed"] == true;
+                if what.starts_with("nesting") {
+                    assert_eq!(admitted, mode == Mode::Warn, "{what}, {mode:?}: {text}");
+                    assert!(said.contains("containers[0]: is not a mapping"), "{said}");
+                } else {
+                    assert!(!admitted, "{what}, {mode:?}: {text}");
+                    assert!(said.contains("it is not JSON that can be read"), "{said}");
+                }
+            }
+        }
+    }
+
     #[tokio::test]
     async fn readiness_and_metrics() {
         let s = state(vec![]);
