@@ -990,6 +990,89 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn read_secrets_false_never_asks_the_api_for_a_secret() {
+        // The API: every request is counted; the one Secret has the key "user" only.
+        let (service, mut handle) =
+            tower_test::mock::pair::<http::Request<kube::client::Body>, http::Response<kube::client::Body>>();
+        let client = kube::Client::new(service, "default");
+        let asked = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = asked.clone();
+        let api = tokio::spawn(async move {
+            while let Some((request, send)) = handle.next_request().await {
+                seen.lock()
+                    .unwrap()
+                    .push(format!("{} {}", request.method(), request.uri().path()));
+                let secret = json!({"apiVersion": "v1", "kind": "Secret",
+                    "metadata": {"name": "legacy", "namespace": "prod"}, "data": {"user": "c2VjcmV0"}});
+                send.send_response(
+                    http::Response::builder()
+                        .body(kube::client::Body::from(serde_json::to_vec(&secret).unwrap()))
+                        .unwrap(),
+                );
+            }
+        });
+        let legacy = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "legacy", "namespace": "prod"}});
+        let obj = workload("v1", "Pod", pod_spec(json!([env("P", "legacy", "password")])));
+
+        let reading = crate::cache::key_reader(client.clone(), true);
+        let r = decide(
+            state_with(vec![legacy.clone()], &[], Mode::Enforce, reading),
+            "CREATE",
+            &obj,
+            None,
+        )
+        .await;
+        assert_eq!(r["allowed"], false);
+        assert!(
+            message(&r).contains(r#"has no key "password""#),
+            "{}",
+            message(&r)
+        );
+        assert_eq!(
+            *asked.lock().unwrap(),
+            ["GET /api/v1/namespaces/prod/secrets/legacy"]
+        );
+
+        asked.lock().unwrap().clear();
+        let not_reading = crate::cache::key_reader(client, false);
+        assert!(not_reading.is_none());
+        let r = decide(
+            state_with(vec![legacy], &[], Mode::Enforce, not_reading),
+            "CREATE",
+            &obj,
+            None,
+        )
+        .await;
+        assert_eq!(r["allowed"], true, "a key of an unstamped Secret gets a note");
+        assert_eq!(
+            r["warnings"][0],
+            r#"Pod prod/api: Secret "legacy" exists but its keys are not known; key "password" is assumed (spec.containers[api].env[P])"#
+        );
+        assert!(asked.lock().unwrap().is_empty(), "{:?}", asked.lock().unwrap());
+        // The controller's stamp still gives key-level checks.
+        let stamped = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "legacy", "namespace": "prod",
+            "annotations": {"sealgate.dev/keys": "user"}}});
+        let mut inventory = MemoryInventory::new();
+        inventory.add_object(&stamped, "default");
+        let s = AppState {
+            live: Arc::new(StaticLive {
+                inventory,
+                ..StaticLive::default()
+            }),
+            ..state_with(vec![], &[], Mode::Enforce, None)
+        };
+        let r = decide(s, "CREATE", &obj, None).await;
+        assert_eq!(r["allowed"], false);
+        assert!(
+            message(&r).contains(r#"has no key "password""#),
+            "{}",
+            message(&r)
+        );
+        assert!(asked.lock().unwrap().is_empty());
+        api.abort();
+    }
+
+    #[tokio::test]
     async fn other_kinds_operations_and_dry_run() {
         let cm =
             json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "prod"}});

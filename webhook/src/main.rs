@@ -59,6 +59,12 @@ struct Args {
     /// A connection with no request in progress for this long is closed (HTTP/2: GOAWAY).
     #[arg(long, env = "SEALGATE_IDLE_TIMEOUT_MS", default_value_t = millis(server::IDLE_TIMEOUT))]
     idle_timeout_ms: u64,
+    /// Read a Secret (one GET, values dropped at once) to learn its key names when a
+    /// workload needs a key of a Secret without the controller's key stamp. With
+    /// false the webhook never reads Secret values: such references are admitted
+    /// with a note, and RBAC needs no `get` on secrets.
+    #[arg(long, env = "SEALGATE_READ_SECRETS", default_value_t = true, action = clap::ArgAction::Set)]
+    read_secrets: bool,
     /// Log filter.
     #[arg(long, env = "SEALGATE_LOG_LEVEL", default_value = "info")]
     log_level: String,
@@ -115,14 +121,9 @@ async fn run(args: Args) -> Result<()> {
         synced.wait_synced().await;
         ready_flag.store(true, Ordering::Relaxed);
     });
-    let reader_client = client.clone();
-    let key_reader: http::KeyReader = Arc::new(move |ns, name| {
-        let client = reader_client.clone();
-        Box::pin(async move { cache::read_key_names(&client, &ns, &name).await })
-    });
     let state = http::AppState {
         live: Arc::new(caches),
-        key_reader: Some(key_reader),
+        key_reader: cache::key_reader(client.clone(), args.read_secrets),
         default_mode: args.default_mode,
         metrics,
         ready,
