@@ -335,16 +335,7 @@ async fn read_body(s: &Served, body: Body) -> Result<(Bytes, Option<SemaphorePer
         let Ok(data) = frame.into_data() else {
             continue;
         };
-        // Below the limit, itself at most u32::MAX.
-        let n = u32::try_from(data.len()).unwrap_or(u32::MAX);
-        let permit = match s.bytes.try_acquire_many(n) {
-            Ok(permit) => permit,
-            Err(_) => s
-                .bytes
-                .acquire_many(n)
-                .await
-                .map_err(|e| BodyError::Read(axum::Error::new(e)))?,
-        };
+        let permit = bytes(s, data.len()).await?;
         match &mut held {
             Some(held) => held.merge(permit),
             None => held = Some(permit),
@@ -354,9 +345,31 @@ async fn read_body(s: &Served, body: Body) -> Result<(Bytes, Option<SemaphorePer
     let body = match chunks.len() {
         0 => Bytes::new(),
         1 => chunks.swap_remove(0),
-        _ => Bytes::from(chunks.concat()),
+        _ => {
+            // The copy in one piece counts too, until the pieces are gone; their
+            // bytes then count for it.
+            let copy = bytes(s, chunks.iter().map(Bytes::len).sum()).await?;
+            let body = Bytes::from(chunks.concat());
+            drop(chunks);
+            drop(copy);
+            body
+        }
     };
     Ok((body, held))
+}
+
+/// `n` of the body bytes, at once or when other bodies let them go.
+async fn bytes(s: &Served, n: usize) -> Result<SemaphorePermit<'_>, BodyError> {
+    // Below the body limit, itself at most u32::MAX.
+    let n = u32::try_from(n).unwrap_or(u32::MAX);
+    match s.bytes.try_acquire_many(n) {
+        Ok(permit) => Ok(permit),
+        Err(_) => s
+            .bytes
+            .acquire_many(n)
+            .await
+            .map_err(|e| BodyError::Read(axum::Error::new(e))),
+    }
 }
 
 /// What a body comes to: the review to decide, or already the answer (a review
@@ -941,6 +954,59 @@ mod tests {
             (first.status(), second.status()),
             (StatusCode::OK, StatusCode::OK)
         );
+    }
+
+    #[tokio::test]
+    async fn bodies_held_at_once_are_bounded_and_a_slow_body_holds_no_turn() {
+        // One turn and 2000 bytes of bodies at once; a slow client has sent 1900 of its 2000.
+        let app = router(
+            state(vec![]),
+            Limits {
+                max_body: 2000,
+                max_in_flight: 1,
+                body_deadline: Duration::from_millis(300),
+            },
+        );
+        let (mut tx, rx) = futures::channel::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+        let slow = Request::builder()
+            .method("POST")
+            .uri("/validate")
+            .body(Body::from_stream(rx))
+            .unwrap();
+        let slow = tokio::spawn(app.clone().oneshot(slow));
+        futures::SinkExt::send(&mut tx, Ok(Bytes::from(vec![b' '; 1900])))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let body = review("CREATE", &workload("v1", "Pod", pod_spec(json!([]))), None).to_string();
+        let started = Instant::now();
+        let quick = Request::builder()
+            .method("POST")
+            .uri("/validate")
+            .body(Body::from(body))
+            .unwrap();
+        let answer = app.clone().oneshot(quick).await.unwrap();
+        let waited = started.elapsed();
+        assert_eq!(answer.status(), StatusCode::OK);
+        // Its bytes were there only once the slow body had run out of time.
+        assert!(waited >= Duration::from_millis(200), "answered after {waited:?}");
+        assert_eq!(slow.await.unwrap().unwrap().status(), StatusCode::REQUEST_TIMEOUT);
+        // With the budget free, a body that takes the only turn's place is read at once.
+        let small = review("CREATE", &workload("v1", "Pod", pod_spec(json!([]))), None).to_string();
+        let started = Instant::now();
+        let answer = app
+            .oneshot(
+                Request::builder()
+                    .method("POST")
+                    .uri("/validate")
+                    .body(Body::from(small))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), StatusCode::OK);
+        assert!(started.elapsed() < Duration::from_millis(200));
+        drop(tx);
     }
 
     #[tokio::test]

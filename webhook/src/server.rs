@@ -485,6 +485,18 @@ mod tests {
         )
     }
 
+    /// Resident memory of this process.
+    fn rss_kib() -> u64 {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmRSS:"))
+                    .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            })
+            .unwrap_or(0)
+    }
+
     /// Reads until the server closes; what it sent.
     async fn until_closed(tls: &mut (impl tokio::io::AsyncRead + Unpin)) -> String {
         let mut out = Vec::new();
@@ -510,6 +522,7 @@ mod tests {
         .await;
         // Every slow client connects first, then all send their headers and one byte
         // of the 100000 they announce at the same moment.
+        let rss_before = rss_kib();
         let go = Arc::new(tokio::sync::Barrier::new(SLOW + 1));
         let mut slow = tokio::task::JoinSet::new();
         for _ in 0..SLOW {
@@ -530,6 +543,7 @@ mod tests {
         go.wait().await;
         // Let the slow requests reach the handler (more of them than turns), then review.
         tokio::time::sleep(Duration::from_millis(100)).await;
+        let rss_slow = rss_kib();
         let asked = std::time::Instant::now();
         let mut tls = connect(server.port, &server.roots).await;
         tls.write_all(review_request().as_bytes()).await.unwrap();
@@ -550,7 +564,9 @@ mod tests {
         eprintln!(
             "{SLOW} slow clients, 4 turns, body deadline {body_deadline:?}: a review on a new connection \
              answered in {answered:?}; the slow ones closed {first:?} / {median:?} / {last:?} \
-             (first / median / last) after their byte"
+             (first / median / last) after their byte; RSS {rss_before} KiB before, {rss_slow} KiB \
+             with them open (both ends in this process: {} KiB a connection)",
+            rss_slow.saturating_sub(rss_before) / SLOW as u64
         );
         assert!(answered < Duration::from_secs(1), "answered in {answered:?}");
         // Each is closed at its deadline, counted from when the server has read its
