@@ -31,13 +31,14 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default of `--handshake-timeout-ms`.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// What one connection may hold: hyper's HTTP/1.1 read buffer, and HTTP/2's
-/// flow-control windows (data the client may send before the handler reads it)
-/// and header list. Reviews are small; these keep a connection's memory to
-/// tens of KiB whatever its client does.
-const H1_MAX_BUF: usize = 64 * 1024;
-const H2_WINDOW: u32 = 64 * 1024;
-const H2_MAX_HEADER_LIST: u32 = 64 * 1024;
+/// What one connection may hold besides rustls' buffers (about 34 KiB at most):
+/// hyper's HTTP/1.1 read buffer (which also caps the headers), or HTTP/2's
+/// flow-control window (data the client may send before the handler reads it)
+/// and header list. With them a connection holds under 96 KiB whatever its
+/// client does (see docs/webhook.md for the memory bound).
+const H1_MAX_BUF: usize = 16 * 1024;
+const H2_WINDOW: u32 = 32 * 1024;
+const H2_MAX_HEADER_LIST: u32 = 16 * 1024;
 const H2_MAX_STREAMS: u32 = 32;
 
 /// Limits on connections.
