@@ -690,4 +690,54 @@ mod tests {
             "header deadline {header:?}: closed after {header_closed:?}; idle {idle:?}: closed after {idle_closed:?}"
         );
     }
+
+    #[tokio::test]
+    async fn large_reviews_pass_over_http2_with_the_small_windows() {
+        let server = running(http::Limits::default(), Limits::default()).await;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(server.roots.clone())
+            .with_no_client_auth();
+        config.alpn_protocols = vec![b"h2".to_vec()];
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", server.port))
+            .await
+            .unwrap();
+        let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+            .connect(ServerName::try_from("127.0.0.1").unwrap(), tcp)
+            .await
+            .unwrap();
+        let (mut send, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls))
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        // A Pod with a 2 MiB annotation: many windows' worth.
+        let review = serde_json::json!({
+            "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+            "request": {"uid": "u1", "kind": {"group": "", "version": "v1", "kind": "Pod"},
+                "name": "p", "namespace": "prod", "operation": "CREATE",
+                "object": {"apiVersion": "v1", "kind": "Pod",
+                    "metadata": {"name": "p", "annotations": {"big": "x".repeat(2 << 20)}},
+                    "spec": {"containers": [{"name": "c", "envFrom": [{"secretRef": {"name": "missing"}}]}]}}}
+        })
+        .to_string();
+        let request = hyper::Request::post("https://127.0.0.1/validate")
+            .header("content-type", "application/json")
+            .body(http_body_util::Full::new(axum::body::Bytes::from(review)))
+            .unwrap();
+        let started = std::time::Instant::now();
+        let response = send.send_request(request).await.unwrap();
+        assert_eq!(response.status(), hyper::StatusCode::OK);
+        let body = http_body_util::BodyExt::collect(response.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        assert!(
+            String::from_utf8_lossy(&body).contains("\"allowed\":false"),
+            "{}",
+            String::from_utf8_lossy(&body)
+        );
+        eprintln!("a 2 MiB review over HTTP/2 answered in {:?}", started.elapsed());
+    }
 }
