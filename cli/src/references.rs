@@ -52,7 +52,7 @@ pub fn evaluate(
                     line: None,
                     object: Some(obj.describe.clone()),
                     field: Some(e.field.clone()),
-                    message: format!("pod spec {}", e.problem),
+                    message: format!("`{}` {}", e.leaf(), e.problem),
                 };
                 pending.push(Pending {
                     object: *index,

@@ -350,6 +350,29 @@ fn a_key_given_twice_is_read_as_kubectl_reads_it_and_reported() {
 }
 
 #[test]
+fn a_list_of_names_under_image_pull_secrets_is_named_as_the_field_it_is() {
+    // Some charts render `imagePullSecrets` from a mis-set value as a list of strings.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("app.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api, namespace: ns}\nspec:\n  template:\n    spec:\n      \
+         imagePullSecrets: [regcred]\n      containers: [{name: c}]\n",
+    )
+    .unwrap();
+    let (code, out, _) = run(sealgate(d).args(["validate", "."]));
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(
+            "app.yaml:7: error[invalid-workload] Deployment ns/api: `imagePullSecrets[0]` must be \
+             a mapping with a `name` (spec.template.spec.imagePullSecrets[0])"
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("pod spec"), "{out}");
+}
+
+#[test]
 fn config_declares_disables_and_errors_by_line() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

@@ -116,16 +116,26 @@ pub fn ownership(sealed: &SealedSecret, existing: Option<&ObjectMeta>) -> Owners
     }
 }
 
-/// Whether `existing` differs from `desired` in anything sealgate manages
-/// (data, type, immutability, the labels and annotations it sets, the owner).
+/// Whether `existing` differs from `desired` in anything server-side apply sets
+/// (the values of the keys sealgate produces, type, immutability, the labels and
+/// annotations it sets, the owner). Keys only `existing` has are
+/// [`foreign_keys`]. Compares in place: no value is copied.
 pub fn differs(existing: &Secret, desired: &Secret) -> bool {
-    let data = |s: &Secret| s.data.clone().unwrap_or_default();
+    let have = existing.data.as_ref();
+    let data_differs = desired
+        .data
+        .iter()
+        .flatten()
+        .any(|(k, v)| have.and_then(|h| h.get(k)) != Some(v));
     let sub_map = |have: &Option<BTreeMap<String, String>>, want: &Option<BTreeMap<String, String>>| {
-        let have = have.clone().unwrap_or_default();
-        want.iter().flatten().any(|(k, v)| have.get(k) != Some(v))
+        want.iter()
+            .flatten()
+            .any(|(k, v)| have.as_ref().and_then(|h| h.get(k)) != Some(v))
     };
-    let owners = |s: &Secret| s.metadata.owner_references.clone().unwrap_or_default();
-    data(existing) != data(desired)
+    fn owners(s: &Secret) -> &[OwnerReference] {
+        s.metadata.owner_references.as_deref().unwrap_or_default()
+    }
+    data_differs
         || existing.type_.as_deref().unwrap_or("Opaque") != desired.type_.as_deref().unwrap_or("Opaque")
         || existing.immutable.unwrap_or(false) != desired.immutable.unwrap_or(false)
         || sub_map(&existing.metadata.labels, &desired.metadata.labels)
@@ -133,6 +143,41 @@ pub fn differs(existing: &Secret, desired: &Secret) -> bool {
         || !owners(desired)
             .iter()
             .all(|o| owners(existing).iter().any(|e| e.uid == o.uid))
+}
+
+/// The data keys of `existing` that `desired` does not produce: added by someone
+/// else, or left from an older generation. Git is the source of truth, so they
+/// are removed ([`removal_patch`]). Names only.
+pub fn foreign_keys<'a>(existing: &'a Secret, desired: &Secret) -> Vec<&'a str> {
+    let want = desired.data.as_ref();
+    existing
+        .data
+        .iter()
+        .flatten()
+        .map(|(k, _)| k.as_str())
+        .filter(|k| !want.is_some_and(|w| w.contains_key(*k)))
+        .collect()
+}
+
+/// A JSON merge patch removing `keys` from the data of `existing`, valid only
+/// while `existing` is unchanged.
+///
+/// Server-side apply cannot do this: it removes only fields its own manager
+/// owns, and a key another manager wrote stays owned by that manager. A merge
+/// patch sets `data.<key>: null` whoever owns it. The `resourceVersion` of the
+/// Secret that was read makes it a precondition: if the Secret changed or was
+/// replaced by someone else's in between, the API server answers 409 Conflict
+/// and nothing is removed. The patch holds key names only, never a value.
+pub fn removal_patch(existing: &Secret, keys: &[&str]) -> serde_json::Value {
+    let data: serde_json::Map<String, serde_json::Value> = keys
+        .iter()
+        .map(|k| ((*k).to_owned(), serde_json::Value::Null))
+        .collect();
+    let mut metadata = serde_json::Map::new();
+    if let Some(rv) = &existing.metadata.resource_version {
+        metadata.insert("resourceVersion".to_owned(), rv.clone().into());
+    }
+    serde_json::json!({"metadata": metadata, "data": data})
 }
 
 /// Whether `existing` cannot be updated in place to become `desired`: an
@@ -283,5 +328,39 @@ mod tests {
         retyped.type_ = Some("Opaque".into());
         assert!(needs_replacement(&retyped, &desired));
         assert_eq!(stamped_generation(&desired.metadata), Some(3));
+    }
+
+    #[test]
+    fn foreign_keys_are_named_apart_and_removed_by_name() {
+        let desired = secret_for(&sealed(), &plain());
+        assert!(foreign_keys(&desired, &desired).is_empty());
+        let mut extra = desired.clone();
+        extra.metadata.resource_version = Some("41".into());
+        extra
+            .data
+            .as_mut()
+            .unwrap()
+            .insert("added".into(), ByteString(b"by-someone".to_vec()));
+        assert!(
+            !differs(&extra, &desired),
+            "a foreign key is not a reason to apply: apply cannot remove it"
+        );
+        assert_eq!(foreign_keys(&extra, &desired), ["added"]);
+        let patch = removal_patch(&extra, &foreign_keys(&extra, &desired));
+        assert_eq!(
+            patch,
+            serde_json::json!({"metadata": {"resourceVersion": "41"}, "data": {"added": null}})
+        );
+        let mut missing = desired.clone();
+        missing.data.as_mut().unwrap().remove("user");
+        assert!(differs(&missing, &desired), "a missing key is drift");
+        let mut frozen = extra.clone();
+        frozen.immutable = Some(true);
+        let mut frozen_desired = desired.clone();
+        frozen_desired.immutable = Some(true);
+        assert!(
+            needs_replacement(&frozen, &frozen_desired),
+            "keys cannot be removed from an immutable Secret"
+        );
     }
 }

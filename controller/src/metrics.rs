@@ -11,7 +11,8 @@ use prometheus_client::registry::Registry;
 /// The controller's metrics and their registry.
 pub struct Metrics {
     registry: Registry,
-    /// Reconciles by `result`: `ok`, `unseal_failed`, `not_managed`, `error`.
+    /// Reconciles by `result`: `ok`, `unseal_failed`, `invalid` (reserved metadata, a
+    /// template that cannot be built), `not_managed`, `error`.
     pub reconciles: Family<Vec<(String, String)>, Counter>,
     /// Values that failed to unseal, by `reason` (e.g. `NoMatchingKey`, `BindingMismatch`).
     pub unseal_errors: Family<Vec<(String, String)>, Counter>,

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::core::v1::{ObjectReference, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder};
 use kube::{Client, Resource, ResourceExt};
@@ -90,6 +90,18 @@ async fn reconcile_inner(sealed: &SealedSecret, ctx: &Context) -> Result<Action,
     let name = sealed.name_any();
     let object = format!("{namespace}/{name}");
 
+    // Before anything is unsealed: a template may not set what only sealgate sets
+    // (the key store takes a Secret labelled as a sealing key as one of its keys).
+    let meta = sealed.spec.template.as_ref().and_then(|t| t.metadata.as_ref());
+    if let Some(field) = meta.and_then(|m| names::reserved_metadata(&m.labels, &m.annotations)) {
+        let message = format!(
+            "spec.template.{field} is reserved: only sealgate sets labels and annotations under {}; \
+             remove it from the template. No Secret was written",
+            names::ANNOTATION_PREFIX
+        );
+        return refuse(sealed, ctx, "ReservedMetadata", message).await;
+    }
+
     let plain = match unseal_secret(sealed, &ctx.keys.keyring(), &namespace) {
         Ok(plain) => plain,
         Err(SecretError::Unseal(failures)) => {
@@ -110,6 +122,11 @@ async fn reconcile_inner(sealed: &SealedSecret, ctx: &Context) -> Result<Action,
             ctx.metrics.reconciled("unseal_failed");
             return Ok(Action::requeue(ctx.retry_unsealable));
         }
+        // The message names the template key and the place in the template, never a value.
+        Err(e @ (SecretError::Template { .. } | SecretError::TemplateShadowsSealedKey { .. })) => {
+            let message = format!("{e}. No Secret was written");
+            return refuse(sealed, ctx, "TemplateFailed", message).await;
+        }
         Err(other) => {
             let outcome = Outcome {
                 ready: false,
@@ -123,7 +140,7 @@ async fn reconcile_inner(sealed: &SealedSecret, ctx: &Context) -> Result<Action,
     };
 
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
-    let desired = desired::Wiped(desired::secret_for(sealed, &plain));
+    let mut desired = desired::Wiped(desired::secret_for(sealed, &plain));
     drop(plain);
     let existing = secrets
         .get_opt(&name)
@@ -153,11 +170,15 @@ async fn reconcile_inner(sealed: &SealedSecret, ctx: &Context) -> Result<Action,
         Ownership::Absent => {
             // Deleted behind our back after we produced it (the status says so): drift.
             drift = was_ready_for_this_generation(sealed);
-            apply(&secrets, &desired, &object).await?;
+            if create(&secrets, &desired, &object).await? == Write::Conflict {
+                return Ok(Action::requeue(RECHECK_AFTER_CONFLICT));
+            }
         }
         Ownership::Owned => {
             let existing = existing.unwrap_or_default();
-            if desired::differs(&existing, &desired) {
+            let foreign = desired::foreign_keys(&existing, &desired);
+            let differs = desired::differs(&existing, &desired);
+            if differs || !foreign.is_empty() {
                 let same_spec = desired::stamped_generation(&existing.metadata) == sealed.metadata.generation;
                 if same_spec && desired::skips_drift_correction(&existing.metadata) {
                     let outcome =
@@ -179,8 +200,26 @@ async fn reconcile_inner(sealed: &SealedSecret, ctx: &Context) -> Result<Action,
                         .delete(&name, &dp)
                         .await
                         .map_err(api_err("replacing Secret", &object))?;
+                    if create(&secrets, &desired, &object).await? == Write::Conflict {
+                        return Ok(Action::requeue(RECHECK_AFTER_CONFLICT));
+                    }
+                } else {
+                    // Every write over the Secret is conditional on the version that
+                    // was judged ours: one replaced in between is never written to.
+                    let mut version = existing.metadata.resource_version.clone();
+                    if !foreign.is_empty() {
+                        match remove_keys(&secrets, &existing, &foreign, &object).await? {
+                            Write::Done(v) => version = v,
+                            Write::Conflict => return Ok(Action::requeue(RECHECK_AFTER_CONFLICT)),
+                        }
+                    }
+                    if differs {
+                        desired.0.metadata.resource_version = version;
+                        if apply(&secrets, &desired, &object).await? == Write::Conflict {
+                            return Ok(Action::requeue(RECHECK_AFTER_CONFLICT));
+                        }
+                    }
                 }
-                apply(&secrets, &desired, &object).await?;
             }
         }
     }
@@ -192,6 +231,29 @@ async fn reconcile_inner(sealed: &SealedSecret, ctx: &Context) -> Result<Action,
     let outcome = ready_outcome(&object, &desired, "");
     report(sealed, ctx, &outcome, EventType::Normal).await?;
     ctx.metrics.reconciled("ok");
+    Ok(Action::requeue(ctx.resync))
+}
+
+/// How soon a reconcile whose write met a Secret that changed since it was read
+/// (a create that found one, a removal whose precondition failed) looks again.
+/// The next pass reads the Secret anew and decides from what it finds.
+const RECHECK_AFTER_CONFLICT: Duration = Duration::from_secs(1);
+
+/// A SealedSecret whose Secret cannot be built as written: `Ready=False` with
+/// `reason`, a Warning event, and nothing written. Only a change to it helps.
+async fn refuse(
+    sealed: &SealedSecret,
+    ctx: &Context,
+    reason: &'static str,
+    message: String,
+) -> Result<Action, ReconcileError> {
+    let outcome = Outcome {
+        ready: false,
+        reason,
+        message,
+    };
+    report(sealed, ctx, &outcome, EventType::Warning).await?;
+    ctx.metrics.reconciled("invalid");
     Ok(Action::requeue(ctx.resync))
 }
 
@@ -210,14 +272,85 @@ fn was_ready_for_this_generation(sealed: &SealedSecret) -> bool {
         && sealed.ready_condition().is_some_and(|c| c.status == "True")
 }
 
-async fn apply(secrets: &Api<Secret>, desired: &Secret, object: &str) -> Result<(), ReconcileError> {
+/// What a write conditional on what was read found.
+#[derive(Debug, PartialEq, Eq)]
+enum Write {
+    /// Written; the Secret's new `resourceVersion`.
+    Done(Option<String>),
+    /// The Secret changed since it was read (or appeared): nothing was written,
+    /// and the next reconcile reads it anew and decides from what it finds.
+    Conflict,
+}
+
+/// Writes through `call` and sorts the answer: the Secret that comes back is
+/// wiped, a 409 is a [`Write::Conflict`], anything else an error.
+async fn conditional(
+    call: impl std::future::Future<Output = Result<Secret, kube::Error>>,
+    action: &'static str,
+    object: &str,
+) -> Result<Write, ReconcileError> {
+    match call.await {
+        Ok(written) => {
+            let written = desired::Wiped(written);
+            Ok(Write::Done(written.metadata.resource_version.clone()))
+        }
+        Err(kube::Error::Api(status)) if status.is_already_exists() || status.is_conflict() => {
+            tracing::info!(
+                secret = object,
+                action,
+                "Secret changed since it was read; looking again"
+            );
+            Ok(Write::Conflict)
+        }
+        Err(e) => Err(api_err(action, object)(e)),
+    }
+}
+
+/// Server-side applies `desired` over a Secret this SealedSecret owns. Its
+/// `resourceVersion`, when set, makes the apply conditional on it.
+async fn apply(secrets: &Api<Secret>, desired: &Secret, object: &str) -> Result<Write, ReconcileError> {
     let params = PatchParams::apply(names::FIELD_MANAGER).force();
     let name = desired.metadata.name.clone().unwrap_or_default();
-    secrets
-        .patch(&name, &params, &Patch::Apply(desired))
-        .await
-        .map_err(api_err("applying Secret", object))?;
-    Ok(())
+    conditional(
+        secrets.patch(&name, &params, &Patch::Apply(desired)),
+        "applying Secret",
+        object,
+    )
+    .await
+}
+
+/// Creates the Secret that was not there when it was read. A create, not an
+/// apply: an apply would take over a Secret someone else created in between
+/// (and give it our ownerReference, so it would be deleted with the
+/// SealedSecret). A [`Write::Conflict`] when one appeared.
+async fn create(secrets: &Api<Secret>, desired: &Secret, object: &str) -> Result<Write, ReconcileError> {
+    let params = PostParams {
+        field_manager: Some(names::FIELD_MANAGER.to_owned()),
+        ..PostParams::default()
+    };
+    conditional(secrets.create(&params, desired), "creating Secret", object).await
+}
+
+/// Removes the data keys sealgate does not produce ([`desired::removal_patch`]),
+/// only from the Secret as it was read.
+async fn remove_keys(
+    secrets: &Api<Secret>,
+    existing: &Secret,
+    keys: &[&str],
+    object: &str,
+) -> Result<Write, ReconcileError> {
+    let params = PatchParams {
+        field_manager: Some(names::FIELD_MANAGER.to_owned()),
+        ..PatchParams::default()
+    };
+    let name = existing.metadata.name.clone().unwrap_or_default();
+    let patch = desired::removal_patch(existing, keys);
+    conditional(
+        secrets.patch(&name, &params, &Patch::Merge(&patch)),
+        "removing keys from Secret",
+        object,
+    )
+    .await
 }
 
 /// Writes the Ready condition when it changed, and emits the matching event on a change.
@@ -322,6 +455,7 @@ mod tests {
     struct Call {
         method: Method,
         uri: String,
+        content_type: String,
         body: Value,
     }
 
@@ -339,9 +473,16 @@ mod tests {
                 let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
                 let uri = parts.uri.to_string();
                 let path = parts.uri.path().to_owned();
+                let content_type = parts
+                    .headers
+                    .get(http::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
                 recorded.lock().unwrap().push(Call {
                     method: parts.method.clone(),
                     uri,
+                    content_type,
                     body: body.clone(),
                 });
                 let (status, reply) = route(&parts.method, &path).unwrap_or_else(|| {
@@ -452,6 +593,7 @@ mod tests {
     }
 
     const SECRET: &str = "/api/v1/namespaces/prod/secrets/db";
+    const SECRETS: &str = "/api/v1/namespaces/prod/secrets";
     const STATUS: &str = "/apis/sealgate.dev/v1alpha1/namespaces/prod/sealedsecrets/db/status";
     const EVENTS: &str = "/apis/events.k8s.io/v1/namespaces/prod/events";
 
@@ -463,9 +605,23 @@ mod tests {
     }
 
     async fn run(f: &Fixture, route: Route) -> (Result<Action, ReconcileError>, Vec<Call>, Arc<Context>) {
+        let (mut results, calls, ctx) = run_each(f, std::slice::from_ref(&f.sealed), route).await;
+        (results.remove(0), calls, ctx)
+    }
+
+    /// Reconciles each of `passes` in turn against one mocked API (whose `route`
+    /// may change what it answers as calls come in).
+    async fn run_each(
+        f: &Fixture,
+        passes: &[SealedSecret],
+        route: Route,
+    ) -> (Vec<Result<Action, ReconcileError>>, Vec<Call>, Arc<Context>) {
         let (client, calls, server) = mock(route);
         let ctx = context(client, &f.key);
-        let result = reconcile(Arc::new(f.sealed.clone()), ctx.clone()).await;
+        let mut results = Vec::new();
+        for sealed in passes {
+            results.push(reconcile(Arc::new(sealed.clone()), ctx.clone()).await);
+        }
         server.abort();
         let calls = calls.lock().unwrap().clone();
         for c in &calls {
@@ -474,11 +630,11 @@ mod tests {
                 "plaintext in a request other than the Secret? {c:?}"
             );
         }
-        (result, calls, ctx)
+        (results, calls, ctx)
     }
 
     fn no_leak_except_secret_data(calls: &[Call]) {
-        for c in calls.iter().filter(|c| !c.uri.starts_with(SECRET)) {
+        for c in calls.iter().filter(|c| !c.uri.starts_with(SECRETS)) {
             assert!(
                 !c.body.to_string().contains("Q0FOQVJZ"),
                 "base64 plaintext outside the Secret: {c:?}"
@@ -492,7 +648,7 @@ mod tests {
         let (result, calls, ctx) = run(
             &f,
             Box::new(|m, p| match (m.as_str(), p) {
-                ("PATCH", SECRET) | ("PATCH", STATUS) | ("POST", EVENTS) => Some((200, Value::Null)),
+                ("POST", SECRETS) | ("PATCH", STATUS) | ("POST", EVENTS) => Some((201, Value::Null)),
                 _ => None,
             }),
         )
@@ -502,18 +658,18 @@ mod tests {
             summary(&calls),
             [
                 format!("GET {SECRET}"),
-                format!("PATCH {SECRET}"),
+                format!("POST {SECRETS}"),
                 format!("PATCH {STATUS}"),
                 format!("POST {EVENTS}")
             ]
         );
-        let apply = &calls[1];
+        let create = &calls[1];
         assert!(
-            apply.uri.contains("fieldManager=sealgate-controller") && apply.uri.contains("force=true"),
-            "{}",
-            apply.uri
+            create.uri.contains("fieldManager=sealgate-controller") && !create.uri.contains("force"),
+            "a create, never a forced apply: {}",
+            create.uri
         );
-        let secret = &apply.body;
+        let secret = &create.body;
         assert_eq!(secret["metadata"]["ownerReferences"][0]["uid"], "uid-1");
         assert_eq!(secret["metadata"]["ownerReferences"][0]["controller"], true);
         assert_eq!(secret["metadata"]["annotations"]["sealgate.dev/keys"], "password");
@@ -599,7 +755,7 @@ mod tests {
         let (_, calls, ctx) = run(
             &f,
             Box::new(|m, p| match (m.as_str(), p) {
-                ("PATCH", SECRET) | ("POST", EVENTS) => Some((200, Value::Null)),
+                ("POST", SECRETS) | ("POST", EVENTS) => Some((201, Value::Null)),
                 _ => None,
             }),
         )
@@ -608,7 +764,7 @@ mod tests {
             summary(&calls),
             [
                 format!("GET {SECRET}"),
-                format!("PATCH {SECRET}"),
+                format!("POST {SECRETS}"),
                 format!("POST {EVENTS}")
             ]
         );
@@ -705,7 +861,7 @@ mod tests {
                     200,
                     json!({"kind": "Status", "apiVersion": "v1", "status": "Success"}),
                 )),
-                ("PATCH", SECRET) | ("PATCH", STATUS) | ("POST", EVENTS) => Some((200, Value::Null)),
+                ("POST", SECRETS) | ("PATCH", STATUS) | ("POST", EVENTS) => Some((201, Value::Null)),
                 _ => None,
             }),
         )
@@ -716,7 +872,7 @@ mod tests {
             [
                 format!("GET {SECRET}"),
                 format!("DELETE {SECRET}"),
-                format!("PATCH {SECRET}")
+                format!("POST {SECRETS}")
             ]
         );
         assert_eq!(
@@ -789,6 +945,428 @@ mod tests {
             ctx.metrics
                 .render()
                 .contains("sealgate_reconciles_total{result=\"error\"} 1")
+        );
+    }
+
+    fn not_found() -> (u16, Value) {
+        (
+            404,
+            json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404, "message": "not found"}),
+        )
+    }
+
+    fn conflict(reason: &str) -> (u16, Value) {
+        (
+            409,
+            json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": reason, "code": 409, "message": "conflict"}),
+        )
+    }
+
+    /// The one condition written, and that no request touched a Secret.
+    fn refused_without_writing(calls: &[Call]) -> Value {
+        assert_eq!(
+            summary(calls),
+            [format!("PATCH {STATUS}"), format!("POST {EVENTS}")],
+            "nothing but the status and one event"
+        );
+        assert!(calls.iter().all(|c| !c.uri.starts_with(SECRETS)));
+        assert_eq!(calls[1].body["type"], "Warning");
+        let condition = calls[0].body["status"]["conditions"][0].clone();
+        assert_eq!(condition["status"], "False");
+        assert_eq!(calls[1].body["reason"], condition["reason"]);
+        condition
+    }
+
+    fn status_and_events(m: &Method, p: &str) -> Option<(u16, Value)> {
+        match (m.as_str(), p) {
+            ("PATCH", STATUS) | ("POST", EVENTS) => Some((200, Value::Null)),
+            _ => None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_template_setting_what_only_sealgate_sets_is_refused_and_nothing_is_written() {
+        // The attack: a Secret labelled as a sealing key in the controller's namespace
+        // would be loaded as the cluster's newest key.
+        let cases = [
+            (
+                true,
+                names::LABEL_SEALING_KEY,
+                "metadata.labels[\"sealgate.dev/sealing-key\"]",
+            ),
+            (
+                false,
+                names::LABEL_SEALING_KEY,
+                "metadata.annotations[\"sealgate.dev/sealing-key\"]",
+            ),
+            (
+                false,
+                names::ANNOTATION_KEYS,
+                "metadata.annotations[\"sealgate.dev/keys\"]",
+            ),
+            (
+                false,
+                names::ANNOTATION_SOURCE_GENERATION,
+                "metadata.annotations[\"sealgate.dev/source-generation\"]",
+            ),
+            (
+                false,
+                names::ANNOTATION_MANAGED,
+                "metadata.annotations[\"sealgate.dev/managed\"]",
+            ),
+            (
+                true,
+                names::ANNOTATION_MANAGED,
+                "metadata.labels[\"sealgate.dev/managed\"]",
+            ),
+        ];
+        for (label, key, field) in cases {
+            let mut f = fixture(None);
+            let meta = f
+                .sealed
+                .spec
+                .template
+                .get_or_insert_default()
+                .metadata
+                .get_or_insert_default();
+            meta.labels.insert("app".into(), "db".into());
+            let map = if label {
+                &mut meta.labels
+            } else {
+                &mut meta.annotations
+            };
+            map.insert(key.into(), names::KEY_STATE_ACTIVE.into());
+            let (result, calls, ctx) = run(&f, Box::new(status_and_events)).await;
+            assert!(result.is_ok(), "{field}: {result:?}");
+            let condition = refused_without_writing(&calls);
+            assert_eq!(condition["reason"], "ReservedMetadata", "{field}");
+            let message = condition["message"].as_str().unwrap_or_default();
+            assert!(message.contains(&format!("spec.template.{field}")), "{message}");
+            assert!(
+                ctx.metrics
+                    .render()
+                    .contains("sealgate_reconciles_total{result=\"invalid\"} 1")
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn the_drift_opt_out_may_come_from_the_template() {
+        let mut f = fixture(None);
+        let meta = f
+            .sealed
+            .spec
+            .template
+            .get_or_insert_default()
+            .metadata
+            .get_or_insert_default();
+        meta.annotations
+            .insert(names::ANNOTATION_SKIP_DRIFT.into(), "true".into());
+        let (result, calls, _) = run(
+            &f,
+            Box::new(|m, p| match (m.as_str(), p) {
+                ("POST", SECRETS) | ("PATCH", STATUS) | ("POST", EVENTS) => Some((201, Value::Null)),
+                _ => None,
+            }),
+        )
+        .await;
+        assert!(result.is_ok(), "{result:?}");
+        assert_eq!(
+            calls[1].body["metadata"]["annotations"][names::ANNOTATION_SKIP_DRIFT],
+            "true"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_secret_created_between_read_and_write_is_not_adopted() {
+        // Someone creates the Secret after our read found none: the create conflicts,
+        // nothing is applied over it, and the next pass sees it as someone else's.
+        let mut f = fixture(None);
+        f.sealed.spec.template.get_or_insert_default().immutable = None;
+        let appeared = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let seen = appeared.clone();
+        let foreign = json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "db", "namespace": "prod", "uid": "theirs", "resourceVersion": "7"},
+            "data": {"password": "dGhlaXJz"}});
+        let route: Route = Box::new(move |m, p| {
+            use std::sync::atomic::Ordering::SeqCst;
+            match (m.as_str(), p) {
+                ("GET", SECRET) if seen.load(SeqCst) => Some((200, foreign.clone())),
+                ("GET", SECRET) => Some(not_found()),
+                ("POST", SECRETS) => {
+                    seen.store(true, SeqCst);
+                    Some(conflict("AlreadyExists"))
+                }
+                ("PATCH", STATUS) | ("POST", EVENTS) => Some((200, Value::Null)),
+                _ => None,
+            }
+        });
+        let passes = [f.sealed.clone(), f.sealed.clone()];
+        let (results, calls, ctx) = run_each(&f, &passes, route).await;
+        assert!(appeared.load(std::sync::atomic::Ordering::SeqCst));
+        assert_eq!(
+            results[0].as_ref().ok(),
+            Some(&Action::requeue(RECHECK_AFTER_CONFLICT)),
+            "looks again soon"
+        );
+        assert!(results[1].is_ok(), "{:?}", results[1]);
+        assert_eq!(
+            summary(&calls),
+            [
+                format!("GET {SECRET}"),
+                format!("POST {SECRETS}"),
+                format!("GET {SECRET}"),
+                format!("PATCH {STATUS}"),
+                format!("POST {EVENTS}")
+            ]
+        );
+        assert!(
+            calls
+                .iter()
+                .all(|c| !(c.uri.starts_with(SECRET) && c.method != Method::GET)),
+            "never applied over, patched or deleted"
+        );
+        let condition = &calls[3].body["status"]["conditions"][0];
+        assert_eq!(
+            (condition["status"].as_str(), condition["reason"].as_str()),
+            (Some("False"), Some("SecretNotManaged"))
+        );
+        assert_eq!(calls[4].body["type"], "Warning");
+        assert!(
+            ctx.metrics
+                .render()
+                .contains("sealgate_reconciles_total{result=\"not_managed\"} 1")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_foreign_key_is_removed_once_and_then_left_in_peace() {
+        let mut f = fixture(None);
+        f.sealed.spec.template.get_or_insert_default().immutable = None;
+        ready_status(&mut f.sealed);
+        let corrected = produced(&f);
+        let mut with_foreign = corrected.clone();
+        with_foreign["metadata"]["resourceVersion"] = json!("41");
+        with_foreign["data"]["extra"] = json!("c29tZW9uZQ==");
+        let removed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let seen = removed.clone();
+        let route: Route = Box::new(move |m, p| {
+            use std::sync::atomic::Ordering::SeqCst;
+            match (m.as_str(), p) {
+                ("GET", SECRET) if seen.load(SeqCst) => Some((200, corrected.clone())),
+                ("GET", SECRET) => Some((200, with_foreign.clone())),
+                ("PATCH", SECRET) => {
+                    seen.store(true, SeqCst);
+                    Some((200, corrected.clone()))
+                }
+                ("PATCH", STATUS) | ("POST", EVENTS) => Some((200, Value::Null)),
+                _ => None,
+            }
+        });
+        // A first pass, then two resyncs.
+        let passes = [f.sealed.clone(), f.sealed.clone(), f.sealed.clone()];
+        let (results, calls, ctx) = run_each(&f, &passes, route).await;
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        assert_eq!(
+            summary(&calls),
+            [
+                format!("GET {SECRET}"),
+                format!("PATCH {SECRET}"),
+                format!("POST {EVENTS}"),
+                format!("GET {SECRET}"),
+                format!("GET {SECRET}"),
+            ],
+            "one removal and one event, then reads only"
+        );
+        let removal = &calls[1];
+        assert_eq!(removal.content_type, "application/merge-patch+json");
+        assert_eq!(
+            removal.body,
+            json!({"metadata": {"resourceVersion": "41"}, "data": {"extra": null}}),
+            "removes the foreign key, only from the Secret that was read, and carries no value"
+        );
+        assert_eq!(calls[2].body["reason"], "DriftCorrected");
+        assert!(
+            ctx.metrics
+                .render()
+                .contains("sealgate_drift_corrections_total 1")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_removal_that_meets_a_changed_secret_removes_nothing_and_looks_again() {
+        let mut f = fixture(None);
+        f.sealed.spec.template.get_or_insert_default().immutable = None;
+        ready_status(&mut f.sealed);
+        let mut with_foreign = produced(&f);
+        with_foreign["metadata"]["resourceVersion"] = json!("41");
+        with_foreign["data"]["extra"] = json!("c29tZW9uZQ==");
+        let (result, calls, ctx) = run(
+            &f,
+            Box::new(move |m, p| match (m.as_str(), p) {
+                ("GET", SECRET) => Some((200, with_foreign.clone())),
+                ("PATCH", SECRET) => Some(conflict("Conflict")),
+                _ => None,
+            }),
+        )
+        .await;
+        assert_eq!(result.ok(), Some(Action::requeue(RECHECK_AFTER_CONFLICT)));
+        assert_eq!(
+            summary(&calls),
+            [format!("GET {SECRET}"), format!("PATCH {SECRET}")]
+        );
+        assert!(
+            ctx.metrics
+                .render()
+                .contains("sealgate_drift_corrections_total 0"),
+            "nothing was corrected"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_foreign_key_and_a_changed_value_are_both_corrected() {
+        let mut f = fixture(None);
+        f.sealed.spec.template.get_or_insert_default().immutable = None;
+        ready_status(&mut f.sealed);
+        let mut edited = produced(&f);
+        edited["metadata"]["resourceVersion"] = json!("41");
+        edited["data"]["extra"] = json!("c29tZW9uZQ==");
+        edited["data"]["password"] = json!("aGFja2Vk");
+        let (result, calls, _) = run(
+            &f,
+            Box::new(move |m, p| match (m.as_str(), p) {
+                ("GET", SECRET) => Some((200, edited.clone())),
+                ("PATCH", SECRET) | ("POST", EVENTS) => Some((200, Value::Null)),
+                _ => None,
+            }),
+        )
+        .await;
+        assert!(result.is_ok(), "{result:?}");
+        assert_eq!(
+            summary(&calls),
+            [
+                format!("GET {SECRET}"),
+                format!("PATCH {SECRET}"),
+                format!("PATCH {SECRET}"),
+                format!("POST {EVENTS}")
+            ]
+        );
+        assert_eq!(calls[1].body["data"], json!({"extra": null}));
+        assert_eq!(calls[2].content_type, "application/apply-patch+yaml");
+        assert_eq!(calls[2].body["data"]["password"], "Q0FOQVJZLWN0bC05");
+        assert_eq!(calls[3].body["reason"], "DriftCorrected");
+    }
+
+    #[tokio::test]
+    async fn a_template_renders_into_the_secret() {
+        let mut f = fixture(None);
+        f.sealed
+            .spec
+            .template
+            .get_or_insert_default()
+            .data
+            .insert("config.yaml".into(), "db:\n  password: {{ .password }}\n".into());
+        let (result, calls, _) = run(
+            &f,
+            Box::new(|m, p| match (m.as_str(), p) {
+                ("POST", SECRETS) | ("PATCH", STATUS) | ("POST", EVENTS) => Some((201, Value::Null)),
+                _ => None,
+            }),
+        )
+        .await;
+        assert!(result.is_ok(), "{result:?}");
+        assert_eq!(summary(&calls)[1], format!("POST {SECRETS}"));
+        let secret = &calls[1].body;
+        use base64::Engine as _;
+        let rendered = base64::engine::general_purpose::STANDARD.encode("db:\n  password: CANARY-ctl-9\n");
+        assert_eq!(secret["data"]["config.yaml"], rendered);
+        assert_eq!(secret["data"]["password"], "Q0FOQVJZLWN0bC05");
+        assert_eq!(
+            secret["metadata"]["annotations"]["sealgate.dev/keys"],
+            "config.yaml,password"
+        );
+        let condition = &calls[2].body["status"]["conditions"][0];
+        assert_eq!(condition["message"], "Secret prod/db holds 2 unsealed key(s)");
+        no_leak_except_secret_data(&calls);
+    }
+
+    #[tokio::test]
+    async fn a_template_that_cannot_be_built_is_template_failed_and_nothing_is_written() {
+        let cases = [
+            ("{{ .token }}", "key \"token\" is not sealed"),
+            ("{{ .password | upper }}", "line 1, column 1"),
+            ("password: {{ .password", "unclosed action"),
+        ];
+        for (text, problem) in cases {
+            let mut f = fixture(None);
+            f.sealed
+                .spec
+                .template
+                .get_or_insert_default()
+                .data
+                .insert("config.yaml".into(), text.into());
+            let (result, calls, _) = run(&f, Box::new(status_and_events)).await;
+            assert!(result.is_ok(), "{text}: {result:?}");
+            let condition = refused_without_writing(&calls);
+            assert_eq!(condition["reason"], "TemplateFailed", "{text}");
+            let message = condition["message"].as_str().unwrap_or_default();
+            assert!(
+                message.starts_with("spec.template.data[\"config.yaml\"]: ") && message.contains(problem),
+                "{message}"
+            );
+            for c in &calls {
+                assert!(!c.body.to_string().contains("Q0FOQVJZ"), "{c:?}");
+            }
+        }
+        // A template key that is also sealed: which value wins would be a guess.
+        let mut f = fixture(None);
+        f.sealed
+            .spec
+            .template
+            .get_or_insert_default()
+            .data
+            .insert("password".into(), "{{ .password }}".into());
+        let (_, calls, _) = run(&f, Box::new(status_and_events)).await;
+        let condition = refused_without_writing(&calls);
+        assert_eq!(condition["reason"], "TemplateFailed");
+        assert!(
+            condition["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("spec.template.data[\"password\"]")),
+            "{condition}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_apply_is_conditional_on_the_secret_that_was_read() {
+        // Ours when read, then deleted and re-created by someone else before the apply:
+        // the apply names the version read, the API server refuses it, nothing is adopted.
+        let mut f = fixture(None);
+        f.sealed.spec.template.get_or_insert_default().immutable = None;
+        ready_status(&mut f.sealed);
+        let mut edited = produced(&f);
+        edited["metadata"]["resourceVersion"] = json!("41");
+        edited["data"]["password"] = json!("aGFja2Vk");
+        let (result, calls, ctx) = run(
+            &f,
+            Box::new(move |m, p| match (m.as_str(), p) {
+                ("GET", SECRET) => Some((200, edited.clone())),
+                ("PATCH", SECRET) => Some(conflict("Conflict")),
+                _ => None,
+            }),
+        )
+        .await;
+        assert_eq!(result.ok(), Some(Action::requeue(RECHECK_AFTER_CONFLICT)));
+        assert_eq!(
+            summary(&calls),
+            [format!("GET {SECRET}"), format!("PATCH {SECRET}")]
+        );
+        assert_eq!(calls[1].content_type, "application/apply-patch+yaml");
+        assert_eq!(calls[1].body["metadata"]["resourceVersion"], "41");
+        assert!(
+            ctx.metrics
+                .render()
+                .contains("sealgate_drift_corrections_total 0")
         );
     }
 }

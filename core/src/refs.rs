@@ -127,6 +127,25 @@ pub struct RefError {
     pub problem: &'static str,
 }
 
+impl RefError {
+    /// The last step of the field path, as a finding names it beside the full path:
+    /// `imagePullSecrets[0]` of `spec.template.spec.imagePullSecrets[0]`. A dot
+    /// inside brackets (an env var's name) is part of the step.
+    pub fn leaf(&self) -> &str {
+        let mut depth = 0usize;
+        let mut start = 0;
+        for (i, c) in self.field.char_indices() {
+            match c {
+                '[' => depth += 1,
+                ']' => depth = depth.saturating_sub(1),
+                '.' if depth == 0 => start = i + 1,
+                _ => {}
+            }
+        }
+        &self.field[start..]
+    }
+}
+
 /// Where the pod spec sits in each workload kind, by API group and kind.
 pub fn pod_spec_path(api_version: &str, kind: &str) -> Option<&'static str> {
     let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
@@ -415,14 +434,18 @@ impl Head<'_> {
             ("containers", &spec.containers),
             ("ephemeralContainers", &spec.ephemeral_containers),
         ] {
-            for (i, c) in objects(containers, &at, list)? {
+            for (i, c) in objects(containers, &at, (list, "must be a mapping (a container)"))? {
                 x.container(c, &|| element(&at, list, &c.name, i))?;
             }
         }
-        for (i, v) in objects(&spec.volumes, &at, "volumes")? {
+        for (i, v) in objects(&spec.volumes, &at, ("volumes", "must be a mapping with a `name`"))? {
             x.volume(v, &|| element(&at, "volumes", &v.name, i))?;
         }
-        for (i, p) in objects(&spec.image_pull_secrets, &at, "imagePullSecrets")? {
+        for (i, p) in objects(
+            &spec.image_pull_secrets,
+            &at,
+            ("imagePullSecrets", "must be a mapping with a `name`"),
+        )? {
             let field = || element(&at, "imagePullSecrets", &Lax::Absent, i);
             (x.sink)(Found {
                 secret: string(&p.name, &field, "name")?,
@@ -514,11 +537,12 @@ fn optional(b: &Lax<bool>, at: At<'_>) -> Result<bool, RefError> {
 }
 
 /// The mappings of list `key` at `at`, with their positions; absent or null is empty.
-/// Every element is checked before any is used.
+/// Every element is checked before any is used; one that is not a mapping is
+/// reported as `shape` says each element must be.
 fn objects<'v, T>(
     list: &'v view::List<T>,
     at: At<'_>,
-    key: &str,
+    (key, shape): (&str, &'static str),
 ) -> Result<impl Iterator<Item = (usize, &'v T)>, RefError> {
     let items = match list {
         Lax::Absent => &[][..],
@@ -526,7 +550,7 @@ fn objects<'v, T>(
         Lax::Wrong => return Err(wrong(at, key, "is not a list")),
     };
     if let Some(i) = items.iter().position(|item| !matches!(item, Lax::Got(_))) {
-        return Err(wrong(at, &format!("{key}[{i}]"), "is not a mapping"));
+        return Err(wrong(at, &format!("{key}[{i}]"), shape));
     }
     Ok(items.iter().enumerate().filter_map(|(i, item)| match item {
         Lax::Got(Obj(t)) => Some((i, t)),
@@ -549,7 +573,7 @@ struct Extractor<'s> {
 
 impl Extractor<'_> {
     fn container(&mut self, c: &view::Container<'_>, at: At<'_>) -> Result<(), RefError> {
-        for (i, env) in objects(&c.env, at, "env")? {
+        for (i, env) in objects(&c.env, at, ("env", "must be a mapping with a `name`"))? {
             let field = || element(at, "env", &env.name, i);
             let Some(from) = mapping(&env.value_from, &field, "valueFrom")? else {
                 continue;
@@ -566,7 +590,7 @@ impl Extractor<'_> {
                 });
             }
         }
-        for (i, from) in objects(&c.env_from, at, "envFrom")? {
+        for (i, from) in objects(&c.env_from, at, ("envFrom", "must be a mapping (a source)"))? {
             let field = || element(at, "envFrom", &Lax::Absent, i);
             if let Some(r) = mapping(&from.secret_ref, &field, "secretRef")? {
                 let at = || format!("{}.secretRef", field());
@@ -590,7 +614,11 @@ impl Extractor<'_> {
         }
         if let Some(p) = mapping(&v.projected, at, "projected")? {
             let sources_at = || format!("{}.projected", at());
-            for (i, src) in objects(&p.sources, &sources_at, "sources")? {
+            for (i, src) in objects(
+                &p.sources,
+                &sources_at,
+                ("sources", "must be a mapping (a source)"),
+            )? {
                 let src_at = || element(&sources_at, "sources", &Lax::Absent, i);
                 if let Some(s) = mapping(&src.secret, &src_at, "secret")? {
                     let field = || format!("{}.secret", src_at());
@@ -615,7 +643,12 @@ impl Extractor<'_> {
     ) -> Result<(), RefError> {
         let secret = string(name, at, name_key)?;
         let optional = optional(&s.optional, at)?;
-        let mut items = objects(&s.items, at, "items")?.peekable();
+        let mut items = objects(
+            &s.items,
+            at,
+            ("items", "must be a mapping with a `key` and a `path`"),
+        )?
+        .peekable();
         if items.peek().is_none() {
             (self.sink)(Found {
                 secret,
@@ -925,6 +958,20 @@ mod tests {
     }
 
     #[test]
+    fn a_leaf_keeps_a_dotted_name_in_brackets() {
+        let err = RefError {
+            field: "spec.containers[a].env[my.var]".to_owned(),
+            problem: "must be a mapping with a `name`",
+        };
+        assert_eq!(err.leaf(), "env[my.var]");
+        let top = RefError {
+            field: "spec".to_owned(),
+            problem: "is not a mapping",
+        };
+        assert_eq!(top.leaf(), "spec");
+    }
+
+    #[test]
     fn malformed_shapes_table() {
         let c = |c: Value| json!({"containers": [c]});
         for (spec, field, problem) in [
@@ -936,7 +983,13 @@ mod tests {
             (
                 json!({"ephemeralContainers": ["x"]}),
                 "spec.ephemeralContainers[0]",
-                "is not a mapping",
+                "must be a mapping (a container)",
+            ),
+            (
+                // A chart that renders a list of names from a mis-set value.
+                json!({"imagePullSecrets": ["regcred"]}),
+                "spec.imagePullSecrets[0]",
+                "must be a mapping with a `name`",
             ),
             (json!({"volumes": 3}), "spec.volumes", "is not a list"),
             (
@@ -1005,6 +1058,7 @@ mod tests {
             let err = extract(&wrap("v1", "Pod", spec.clone()), "d").unwrap_err();
             assert_eq!((err.field.as_str(), err.problem), (field, problem), "{spec}");
             assert_eq!(err.to_string(), format!("{field}: {problem}"));
+            assert_eq!(err.leaf(), field.rsplit('.').next().unwrap(), "{spec}");
         }
     }
 

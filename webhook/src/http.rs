@@ -1377,7 +1377,7 @@ mod tests {
                 let admitted = r["allowed"] == true;
                 if what.starts_with("nesting") {
                     assert_eq!(admitted, mode == Mode::Warn, "{what}, {mode:?}: {text}");
-                    assert!(said.contains("containers[0]: is not a mapping"), "{said}");
+                    assert!(said.contains("containers[0]: must be a mapping"), "{said}");
                 } else {
                     assert!(!admitted, "{what}, {mode:?}: {text}");
                     assert!(said.contains("it is not JSON that can be read"), "{said}");

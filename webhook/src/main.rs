@@ -14,7 +14,7 @@ use clap::Parser;
 use tokio::sync::watch;
 
 use sealgate_webhook::admission::Mode;
-use sealgate_webhook::{cache, http, metrics, server, tls};
+use sealgate_webhook::{cache, certs, http, metrics, server, tls};
 
 /// Rejects workloads whose Secrets or keys are missing.
 #[derive(Debug, Parser)]
@@ -24,11 +24,43 @@ struct Args {
     #[arg(long, env = "SEALGATE_WEBHOOK_LISTEN", default_value = "0.0.0.0:8443")]
     listen: SocketAddr,
     /// Serving certificate chain (PEM); reloaded when it changes.
-    #[arg(long, env = "SEALGATE_TLS_CERT_FILE")]
-    tls_cert_file: PathBuf,
+    #[arg(
+        long,
+        env = "SEALGATE_TLS_CERT_FILE",
+        required_unless_present = "tls_secret",
+        requires = "tls_key_file"
+    )]
+    tls_cert_file: Option<PathBuf>,
     /// Serving private key (PEM); reloaded when it changes.
-    #[arg(long, env = "SEALGATE_TLS_KEY_FILE")]
-    tls_key_file: PathBuf,
+    #[arg(
+        long,
+        env = "SEALGATE_TLS_KEY_FILE",
+        required_unless_present = "tls_secret",
+        requires = "tls_cert_file"
+    )]
+    tls_key_file: Option<PathBuf>,
+    /// Manage the serving certificate in this Secret of --namespace: created (with its CA)
+    /// when absent or expiring, shared by all replicas; its CA is patched into
+    /// --webhook-configuration. A Secret of that name that sealgate did not create is never
+    /// overwritten.
+    #[arg(
+        long,
+        env = "SEALGATE_TLS_SECRET",
+        conflicts_with_all = ["tls_cert_file", "tls_key_file"],
+        requires_all = ["namespace", "service_name", "webhook_configuration"]
+    )]
+    tls_secret: Option<String>,
+    /// The webhook's namespace (with --tls-secret).
+    #[arg(long, env = "POD_NAMESPACE")]
+    namespace: Option<String>,
+    /// The webhook's Service: the certificate is issued for <svc>, <svc>.<ns>, <svc>.<ns>.svc
+    /// and <svc>.<ns>.svc.cluster.local (with --tls-secret).
+    #[arg(long, env = "SEALGATE_SERVICE_NAME")]
+    service_name: Option<String>,
+    /// The ValidatingWebhookConfiguration whose webhooks' clientConfig.caBundle is kept
+    /// current (with --tls-secret).
+    #[arg(long, env = "SEALGATE_WEBHOOK_CONFIGURATION")]
+    webhook_configuration: Option<String>,
     /// Mode for namespaces without the sealgate.dev/admission label: enforce or warn.
     #[arg(long, env = "SEALGATE_ADMISSION_MODE", default_value = "enforce", value_parser = parse_mode)]
     default_mode: Mode,
@@ -99,10 +131,28 @@ async fn run(args: Args) -> Result<()> {
             args.request_timeout_ms
         );
     }
-    let resolver = tls::Reloading::new(args.tls_cert_file.clone(), args.tls_key_file.clone())?;
-    tokio::spawn(resolver.clone().watch(Duration::from_secs(2)));
-    let tls = Arc::new(tls::server_config(resolver).context("TLS configuration")?);
     let client = sealgate_cluster::connect(args.kubeconfig.as_deref(), None).await?;
+    let resolver: Arc<dyn rustls::server::ResolvesServerCert> =
+        match (&args.tls_secret, &args.tls_cert_file, &args.tls_key_file) {
+            (Some(secret), _, _) => {
+                let config = certs::Config {
+                    namespace: args.namespace.clone().unwrap_or_default(),
+                    secret: secret.clone(),
+                    service: args.service_name.clone().unwrap_or_default(),
+                    webhook_configuration: args.webhook_configuration.clone().unwrap_or_default(),
+                };
+                certs::start(client.clone(), config)
+                    .await
+                    .context("serving certificate")?
+            }
+            (None, Some(cert), Some(key)) => {
+                let resolver = tls::Reloading::new(cert.clone(), key.clone())?;
+                tokio::spawn(resolver.clone().watch(Duration::from_secs(2)));
+                resolver
+            }
+            _ => anyhow::bail!("--tls-secret, or --tls-cert-file with --tls-key-file, is required"),
+        };
+    let tls = Arc::new(tls::server_config(resolver).context("TLS configuration")?);
 
     let ready = Arc::new(AtomicBool::new(false));
     let metrics = Arc::new(metrics::Metrics::default());
