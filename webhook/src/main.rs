@@ -68,9 +68,10 @@ struct Args {
     /// webhook's timeoutSeconds (5).
     #[arg(long, env = "SEALGATE_REQUEST_TIMEOUT_MS", default_value_t = 4000)]
     request_timeout_ms: u64,
-    /// Deadline for reading a review's whole body; below --request-timeout-ms.
-    #[arg(long, env = "SEALGATE_BODY_TIMEOUT_MS", default_value_t = millis(http::BODY_TIMEOUT))]
-    body_timeout_ms: u64,
+    /// Deadline for reading a review's whole body; below --request-timeout-ms
+    /// [default: 3000, or 3/4 of --request-timeout-ms when that is less].
+    #[arg(long, env = "SEALGATE_BODY_TIMEOUT_MS")]
+    body_timeout_ms: Option<u64>,
     /// Largest review body accepted (the API server's own limit on a request is 3 MiB).
     #[arg(long, env = "SEALGATE_MAX_BODY_BYTES", default_value_t = http::MAX_BODY)]
     max_body_bytes: usize,
@@ -124,10 +125,12 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<()> {
-    if args.body_timeout_ms >= args.request_timeout_ms {
+    let body_timeout_ms = args
+        .body_timeout_ms
+        .unwrap_or_else(|| millis(http::BODY_TIMEOUT).min(args.request_timeout_ms / 4 * 3));
+    if body_timeout_ms >= args.request_timeout_ms {
         anyhow::bail!(
-            "--body-timeout-ms ({}) must be below --request-timeout-ms ({}): the body is read within the review's deadline",
-            args.body_timeout_ms,
+            "--body-timeout-ms ({body_timeout_ms}) must be below --request-timeout-ms ({}): the body is read within the review's deadline",
             args.request_timeout_ms
         );
     }
@@ -191,7 +194,7 @@ async fn run(args: Args) -> Result<()> {
             http::Limits {
                 max_body: args.max_body_bytes,
                 max_in_flight: args.max_in_flight,
-                body_deadline: Duration::from_millis(args.body_timeout_ms),
+                body_deadline: Duration::from_millis(body_timeout_ms),
             },
         ),
         server::Limits {
