@@ -546,9 +546,14 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(100)).await;
         let rss_slow = rss_kib();
         let asked = std::time::Instant::now();
-        let mut tls = connect(server.port, &server.roots).await;
-        tls.write_all(review_request().as_bytes()).await.unwrap();
-        let text = until_closed(&mut tls).await;
+        let review = async {
+            let mut tls = connect(server.port, &server.roots).await;
+            tls.write_all(review_request().as_bytes()).await.unwrap();
+            until_closed(&mut tls).await
+        };
+        let text = tokio::time::timeout(Duration::from_secs(1), review)
+            .await
+            .expect("a review on a new connection is answered within 1 s");
         let answered = asked.elapsed();
         assert!(
             text.starts_with("HTTP/1.1 200") && text.contains("\"allowed\":false"),
