@@ -172,3 +172,23 @@ fn wait_with_timeout(mut child: std::process::Child, limit: Duration) -> Output 
     }
     child.wait_with_output().unwrap()
 }
+
+#[test]
+fn the_body_deadline_must_be_inside_the_review_deadline() {
+    let out = webhook(&[
+        "--tls-cert-file",
+        "/tls/tls.crt",
+        "--tls-key-file",
+        "/tls/tls.key",
+        "--request-timeout-ms",
+        "2000",
+        "--body-timeout-ms",
+        "2000",
+    ]);
+    assert_ne!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--body-timeout-ms (2000) must be below --request-timeout-ms (2000)"),
+        "{}",
+        stderr(&out)
+    );
+}
