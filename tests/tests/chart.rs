@@ -10,7 +10,7 @@
 //! puts it there), else `helm` on PATH; skipped with a message when none is found.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use sealgate_core::manifest::{self, Document};
