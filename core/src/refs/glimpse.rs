@@ -11,11 +11,11 @@
 //! reads, it finds the references, namespace and service account that the
 //! view's [`super::Head::walk`] finds; tests hold the two together.
 
-use super::pod_spec_path;
-use super::view::{
+use super::model::{
     Container, Env, EnvFrom, Item, Metadata, Named, Object, Projected, ProjectedSource, SecretSource, Spec,
     Template, ValueFrom, Volume,
 };
+use super::pod_spec_path;
 use crate::json::{Reader, Result, Unsure};
 use crate::names::ANNOTATION_PREFIX;
 
