@@ -13,8 +13,10 @@ use std::fmt;
 use globset::{Glob, GlobMatcher};
 use serde_json::Value;
 
-use crate::SealedSecret;
+use serde::Deserialize as _;
+
 use crate::names;
+use crate::{SealedSecret, SealedSecretSpec};
 
 /// The keys a provider will put in the Secret.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -102,10 +104,12 @@ impl fmt::Display for Provider {
 }
 
 impl Provider {
-    /// Whether it has not failed and gives the Secret (and `key`, when given, for sure).
+    /// The one rule for "provided": whether this provider has not failed and gives
+    /// the Secret, and, when `key` is given, surely that key (an empty key is never
+    /// given). Every inventory, the policy and the webhook's caches ask this.
     pub fn serves(&self, key: Option<&str>) -> bool {
         !matches!(self.readiness, Readiness::Failed { .. })
-            && key.is_none_or(|k| self.has_key(k) == Some(true))
+            && key.is_none_or(|k| !k.is_empty() && self.has_key(k) == Some(true))
     }
 
     /// Whether the Secret will have `key`: `Some(true/false)` when keys are known.
@@ -521,14 +525,15 @@ pub fn parse_key_stamp(stamp: &str) -> BTreeSet<String> {
 /// A SealedSecret object: keys of `encryptedData` and of `template.data`;
 /// readiness from its Ready condition.
 pub fn sealed_secret_provider(obj: &Value, namespace: &str, name: &str) -> Provider {
-    let keys_of = |pointer| {
-        obj.pointer(pointer)
-            .and_then(Value::as_object)
-            .into_iter()
-            .flat_map(|m| m.keys().cloned())
-    };
-    let keys = keys_of("/spec/encryptedData")
-        .chain(keys_of("/spec/template/data"))
+    // A spec that does not read as one produces nothing.
+    let spec = obj
+        .get("spec")
+        .map(SealedSecretSpec::deserialize)
+        .and_then(Result::ok);
+    let keys = spec
+        .iter()
+        .flat_map(|s| s.produced_keys())
+        .map(str::to_owned)
         .collect();
     let generation = obj.pointer("/metadata/generation").and_then(Value::as_i64);
     let observed = obj.pointer("/status/observedGeneration").and_then(Value::as_i64);
@@ -725,6 +730,28 @@ mod tests {
         ] {
             assert_eq!(parse_key_stamp(stamp).contains(key), has, "{stamp} {key}");
         }
+    }
+
+    #[test]
+    fn one_rule_decides_what_a_provider_serves() {
+        let mut p = secret_metadata_provider(Some("a,b"), "prod", "s");
+        p.keys = keys(&["", "a"]);
+        assert!(p.serves(None) && p.serves(Some("a")));
+        assert!(!p.serves(Some("")), "an empty key is never provided");
+        assert!(!p.serves(Some("b")));
+        p.readiness = Readiness::Failed {
+            reason: "UnsealFailed".into(),
+            message: String::new(),
+        };
+        assert!(!p.serves(None) && !p.serves(Some("a")));
+        // A SealedSecret's keys are its produced keys; a spec that does not read gives none.
+        let sealed = |spec: Value| {
+            let obj = json!({"apiVersion": "sealgate.dev/v1alpha1", "kind": "SealedSecret", "spec": spec});
+            sealed_secret_provider(&obj, "prod", "s").keys
+        };
+        let templated = json!({"encryptedData": {"p": "x"}, "template": {"data": {"dsn": "{{ .p }}"}}});
+        assert_eq!(sealed(templated), keys(&["dsn", "p"]));
+        assert_eq!(sealed(json!({"encryptedData": {"p": 5}})), keys(&[]));
     }
 
     #[test]

@@ -357,10 +357,8 @@ impl Check<'_> {
             return;
         }
         // The common case, answered without building providers.
-        if self
-            .inventory
-            .provides(&self.object.namespace, &r.secret, r.key.as_deref())
-        {
+        let key = r.key.as_deref();
+        if self.inventory.provides(&self.object.namespace, &r.secret, key) {
             return;
         }
 
@@ -374,6 +372,10 @@ impl Check<'_> {
                 readiness: Readiness::Unknown,
             });
         }
+        if providers.iter().any(|p| p.serves(key)) {
+            return;
+        }
+        // Not provided: say why.
         let (working, failed): (Vec<&Provider>, Vec<&Provider>) = providers
             .iter()
             .partition(|p| !matches!(p.readiness, Readiness::Failed { .. }));
@@ -402,10 +404,7 @@ impl Check<'_> {
             return;
         }
 
-        let Some(key) = r.key.as_deref() else { return };
-        if working.iter().any(|p| p.has_key(key) == Some(true)) {
-            return;
-        }
+        let Some(key) = key else { return };
         if let Some(p) = working.iter().find(|p| p.keys == Keys::Unknown) {
             let message = if p.kind == ProviderKind::Secret {
                 format!(
