@@ -343,29 +343,9 @@ mod tests {
         assert!(extract(&pod, "d").unwrap().unwrap().refs.is_empty());
     }
 
+    /// A pod spec with every form of reference.
     fn pod_spec() -> Value {
-        json!({
-            "serviceAccountName": "api-sa",
-            "initContainers": [{"name": "migrate", "envFrom": [{"secretRef": {"name": "db"}}]}],
-            "containers": [{
-                "name": "api",
-                "env": [
-                    {"name": "PLAIN", "value": "x"},
-                    {"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}},
-                    {"name": "OPT", "valueFrom": {"secretKeyRef": {"name": "opt", "key": "k", "optional": true}}},
-                    {"name": "CM", "valueFrom": {"configMapKeyRef": {"name": "cm", "key": "k"}}}
-                ],
-                "envFrom": [{"configMapRef": {"name": "cm"}}, {"secretRef": {"name": "tokens", "optional": false}}]
-            }],
-            "ephemeralContainers": [{"name": "debug", "env": [{"name": "T", "valueFrom": {"secretKeyRef": {"name": "dbg", "key": "t"}}}]}],
-            "volumes": [
-                {"name": "certs", "secret": {"secretName": "tls", "items": [{"key": "tls.crt", "path": "c"}, {"key": "tls.key", "path": "k"}]}},
-                {"name": "whole", "secret": {"secretName": "all"}},
-                {"name": "proj", "projected": {"sources": [{"configMap": {"name": "cm"}}, {"secret": {"name": "p", "items": [{"key": "a", "path": "a"}]}}]}},
-                {"name": "empty", "emptyDir": {}}
-            ],
-            "imagePullSecrets": [{"name": "registry"}]
-        })
+        serde_json::from_str(include_str!("../tests/testdata/pod_spec.json")).unwrap()
     }
 
     fn wrap(api_version: &str, kind: &str, spec: Value) -> Value {
@@ -888,7 +868,7 @@ mod tests {
     /// A Pod as the API server sends it to a validating webhook: type first (kind
     /// before apiVersion), managedFields with escaped keys, defaults, the service
     /// account token volume, status.
-    const SERVED_POD: &str = r#"{"kind":"Pod","apiVersion":"v1","metadata":{"name":"api-7d4b9c-x2x4z","generateName":"api-7d4b9c-","namespace":"prod","uid":"0b5f3c1e","creationTimestamp":null,"labels":{"app":"api","pod-template-hash":"7d4b9c"},"annotations":{"kubectl.kubernetes.io/restartedAt":"2026-11-20T10:00:00Z","note":"a \"quoted\" \u003cvalue\u003e"},"ownerReferences":[{"apiVersion":"apps/v1","kind":"ReplicaSet","name":"api-7d4b9c","uid":"1c2d","controller":true,"blockOwnerDeletion":true}],"managedFields":[{"manager":"kube-controller-manager","operation":"Update","apiVersion":"v1","time":"2026-11-20T10:00:00Z","fieldsType":"FieldsV1","fieldsV1":{"f:spec":{"f:containers":{"k:{\"name\":\"api\"}":{".":{},"f:env":{}}}}}}]},"spec":{"volumes":[{"name":"certs","secret":{"secretName":"tls","items":[{"key":"tls.crt","path":"tls.crt"}],"defaultMode":420}},{"name":"kube-api-access-5x7q2","projected":{"sources":[{"serviceAccountToken":{"expirationSeconds":3607,"path":"token"}},{"configMap":{"name":"kube-root-ca.crt","items":[{"key":"ca.crt","path":"ca.crt"}]}},{"downwardAPI":{"items":[{"path":"namespace","fieldRef":{"apiVersion":"v1","fieldPath":"metadata.namespace"}}]}}],"defaultMode":420}}],"containers":[{"name":"api","image":"registry.example.com/api:1.2.3","ports":[{"containerPort":8080,"protocol":"TCP"}],"envFrom":[{"configMapRef":{"name":"api-config"}},{"secretRef":{"name":"api-env"}}],"env":[{"name":"DB_PASSWORD","valueFrom":{"secretKeyRef":{"name":"db","key":"password"}}},{"name":"POD_IP","valueFrom":{"fieldRef":{"apiVersion":"v1","fieldPath":"status.podIP"}}}],"resources":{"limits":{"memory":"256Mi"},"requests":{"cpu":"100m","memory":"128Mi"}},"volumeMounts":[{"name":"certs","readOnly":true,"mountPath":"/certs"}],"terminationMessagePath":"/dev/termination-log","terminationMessagePolicy":"File","imagePullPolicy":"IfNotPresent"}],"restartPolicy":"Always","terminationGracePeriodSeconds":30,"dnsPolicy":"ClusterFirst","serviceAccountName":"default","serviceAccount":"default","securityContext":{},"imagePullSecrets":[{"name":"registry"}],"schedulerName":"default-scheduler","tolerations":[{"key":"node.kubernetes.io/not-ready","operator":"Exists","effect":"NoExecute","tolerationSeconds":300}],"priority":0,"enableServiceLinks":true,"preemptionPolicy":"PreemptLowerPriority"},"status":{"phase":"Pending","qosClass":"Burstable"}}"#;
+    const SERVED_POD: &str = include_str!("../tests/testdata/served_pod.json");
 
     #[test]
     fn a_pod_as_the_api_server_sends_it_is_glimpsed() {
