@@ -38,10 +38,7 @@ pub struct Args {
         value_delimiter = ','
     )]
     pub recovery_recipients: Vec<String>,
-    /// Elect a leader through a Lease so several replicas are safe (standbys serve HTTP only).
-    #[arg(long, env = "SEALGATE_LEADER_ELECTION", default_value_t = false)]
-    pub leader_election: bool,
-    /// Name of the Lease used for leader election.
+    /// Name of the Lease used for leader election (always on: one replica leads, standbys serve HTTP only).
     #[arg(long, env = "SEALGATE_LEASE_NAME", default_value = "sealgate-controller")]
     pub lease_name: String,
     /// Log filter (error, warn, info, debug, trace, or a tracing directive).
@@ -91,5 +88,13 @@ mod tests {
         assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
         assert!(parse_duration("1y").is_err());
         assert!(parse_duration("h").is_err());
+    }
+
+    #[test]
+    fn leader_election_is_not_optional() {
+        // Always on: the flag that turned it on is gone, the Lease name stays.
+        assert!(Args::try_parse_from(["sealgate-controller", "--leader-election"]).is_err());
+        let args = Args::try_parse_from(["sealgate-controller", "--lease-name=sealgate-a"]).unwrap();
+        assert_eq!(args.lease_name, "sealgate-a");
     }
 }

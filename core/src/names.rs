@@ -12,6 +12,8 @@ pub const KIND: &str = "SealedSecret";
 
 /// Field manager used by the controller for server-side apply.
 pub const FIELD_MANAGER: &str = "sealgate-controller";
+/// Field manager of the webhook's writes (its certificate Secret, the `caBundle` patch).
+pub const FIELD_MANAGER_WEBHOOK: &str = "sealgate-webhook";
 
 /// Label on the controller's key Secrets; value [`KEY_STATE_ACTIVE`] or [`KEY_STATE_COMPROMISED`].
 pub const LABEL_SEALING_KEY: &str = "sealgate.dev/sealing-key";
@@ -19,6 +21,8 @@ pub const LABEL_SEALING_KEY: &str = "sealgate.dev/sealing-key";
 pub const KEY_STATE_ACTIVE: &str = "active";
 /// A key the controller ignores entirely.
 pub const KEY_STATE_COMPROMISED: &str = "compromised";
+/// On a key Secret: when sealgate created it (RFC 3339). Only stamped keys seal; the newest stamp wins.
+pub const ANNOTATION_KEY_CREATED: &str = "sealgate.dev/created-at";
 
 /// Namespace label choosing the webhook's mode: `enforce`, `warn` or `off`.
 pub const LABEL_ADMISSION: &str = "sealgate.dev/admission";
@@ -50,6 +54,13 @@ pub const CONDITION_READY: &str = "Ready";
 
 /// Environment variable holding recipients, separated by commas or whitespace.
 pub const ENV_RECIPIENTS: &str = "SEALGATE_RECIPIENTS";
+
+/// On the webhook's own serving-certificate Secret: marks it as created (and renewable) by
+/// the webhook, value [`WEBHOOK_CERTIFICATE_MANAGED`]. A Secret of that name without it is
+/// never overwritten.
+pub const LABEL_WEBHOOK_CERTIFICATE: &str = "sealgate.dev/webhook-certificate";
+/// Value of [`LABEL_WEBHOOK_CERTIFICATE`].
+pub const WEBHOOK_CERTIFICATE_MANAGED: &str = "managed";
 
 /// Keys under [`ANNOTATION_PREFIX`] that a SealedSecret's template may carry onto
 /// the Secret it produces. Only the opt-out of drift correction: the owner may ask

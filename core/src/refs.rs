@@ -199,29 +199,45 @@ pub fn extract(obj: &Value, default_namespace: &str) -> Result<Option<Workload>,
 
 /// [`extract`] from JSON text, in one pass that reads only what holds references
 /// (an AdmissionReview's object, say). `type_` is the (apiVersion, kind) to
-/// assume when the object does not say. Text that is not a JSON object is `Ok(None)`.
+/// assume when the object does not say. A JSON object that is not a workload is
+/// `Ok(None)`; text that cannot be read as a JSON object (another JSON value,
+/// `null`, text that is not JSON or not JSON serde_json reads) is an error with
+/// an empty field path, [`RefError::NOT_AN_OBJECT`]: a caller that must check
+/// the object cannot take it for something it need not check.
 pub fn extract_json(
     json: &str,
     type_: (&str, &str),
     default_namespace: &str,
 ) -> Result<Option<Workload>, RefError> {
+    let extract_view = |view: WorkloadView<'_>| match &view.0 {
+        Lax::Got(Obj(object)) => build(object, Some(type_), default_namespace),
+        Lax::Absent | Lax::Wrong => Err(RefError::NOT_AN_OBJECT),
+    };
     let mut reader = json::Reader::new(json);
     if let Ok(view) = WorkloadView::read(&mut reader).and_then(|view| reader.finish().map(|()| view)) {
-        return view.extract(type_, default_namespace);
+        return extract_view(view);
     }
     match serde_json::from_str::<WorkloadView>(json) {
-        Ok(view) => view.extract(type_, default_namespace),
+        Ok(view) => extract_view(view),
         // Not JSON, or an object serde reads differently from a map (a repeated key):
         // go the long way, which takes the last of repeated keys as JSON parsers do.
         Err(_) => {
             let Ok(Value::Object(mut map)) = serde_json::from_str::<Value>(json) else {
-                return Ok(None);
+                return Err(RefError::NOT_AN_OBJECT);
             };
             map.entry("apiVersion").or_insert(type_.0.into());
             map.entry("kind").or_insert(type_.1.into());
             extract(&Value::Object(map), default_namespace)
         }
     }
+}
+
+impl RefError {
+    /// What [`extract_json`] returns for text it cannot read as a JSON object.
+    pub const NOT_AN_OBJECT: RefError = RefError {
+        field: String::new(),
+        problem: "is not a JSON object",
+    };
 }
 
 /// What holds references in a workload, read in place as part of a larger JSON
@@ -306,8 +322,13 @@ mod tests {
         assert_eq!(extract_json(text, ("v1", "ConfigMap"), "prod").unwrap(), None);
         let typed = r#"{"apiVersion": "v1", "kind": "ConfigMap", "spec": {"containers": "x"}}"#;
         assert_eq!(extract_json(typed, ("apps/v1", "Deployment"), "d").unwrap(), None);
-        for not_an_object in ["[1]", "\"x\"", "{", ""] {
-            assert_eq!(extract_json(not_an_object, ("v1", "Pod"), "d").unwrap(), None);
+        // Text that is not a JSON object is an error, not "no workload".
+        for not_an_object in ["[1]", "\"x\"", "5", "true", "null", "{", ""] {
+            assert_eq!(
+                extract_json(not_an_object, ("v1", "Pod"), "d"),
+                Err(RefError::NOT_AN_OBJECT),
+                "{not_an_object}"
+            );
         }
     }
 

@@ -15,40 +15,7 @@ use std::process::Command;
 
 use sealgate_core::manifest::{self, Document};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn helm() -> Option<PathBuf> {
-    if let Ok(p) = std::env::var("SEALGATE_HELM") {
-        return Some(PathBuf::from(p));
-    }
-    let local = root().join("target/tools/helm/helm");
-    if local.is_file() {
-        return Some(local);
-    }
-    Command::new("helm")
-        .arg("version")
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|_| PathBuf::from("helm"))
-}
-
-fn run(helm: &Path, args: &[&str]) -> String {
-    let out = Command::new(helm)
-        .current_dir(root().join("charts/sealgate"))
-        .args(args)
-        .output()
-        .expect("helm runs");
-    assert!(
-        out.status.success(),
-        "helm {args:?} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+use sealgate_tests::{helm, helm_run as run, root};
 
 fn render(helm: &Path, values: Option<&str>) -> Vec<Document> {
     let mut args = vec![

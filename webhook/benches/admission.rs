@@ -166,7 +166,7 @@ async fn start(router: Router, tls: &Tls) -> (u16, tokio::sync::watch::Sender<bo
         listener,
         tls.server.clone(),
         router,
-        Duration::from_secs(5),
+        sealgate_webhook::server::Limits::default(),
         rx,
     ));
     (port, tx)
@@ -300,7 +300,7 @@ fn main() {
             deadline: Duration::from_secs(4),
         };
         let cache_rss = rss_mib();
-        let (ours, _stop1) = start(http::router(state, 512), &tls).await;
+        let (ours, _stop1) = start(http::router(state, http::Limits::in_flight(512)), &tls).await;
         let allow = r#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":"u","allowed":true,"status":{}}}"#;
         let bare = Router::new().route("/validate", post(move |_body: axum::body::Bytes| async move { allow }));
         let (ceiling, _stop2) = start(bare, &tls).await;

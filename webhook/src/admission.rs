@@ -61,6 +61,9 @@ pub enum Verdict {
     Denied,
     /// Not a workload, or not checked.
     Skipped,
+    /// A workload kind whose object could not be read: denied in enforce mode,
+    /// admitted with a warning in warn mode.
+    Unreadable,
     /// The review itself was unusable.
     Invalid,
 }
@@ -73,6 +76,7 @@ impl Verdict {
             Verdict::Warned => "warned",
             Verdict::Denied => "denied",
             Verdict::Skipped => "skipped",
+            Verdict::Unreadable => "unreadable",
             Verdict::Invalid => "invalid",
         }
     }
@@ -289,8 +293,9 @@ impl<'a> Gvk<'a> {
 /// The review's `object`, read in the first pass or kept as text.
 #[derive(Debug)]
 enum Object<'a> {
-    /// Boxed: the view is large, and most reviews have a glimpse instead.
-    Read(Box<WorkloadView<'a>>),
+    /// The view and its text. Boxed: the view is large, and most reviews have a
+    /// glimpse instead.
+    Read(Box<WorkloadView<'a>>, &'a str),
     /// A plain workload read for the glance, and its text.
     Glimpsed(Glimpse<'a>, &'a str),
     Text(&'a RawValue),
@@ -307,15 +312,40 @@ impl<'a> Object<'a> {
                 return Ok(Object::Glimpsed(glimpse, text));
             }
         }
-        WorkloadView::read(r).map(|view| Object::Read(Box::new(view)))
+        r.spanned(WorkloadView::read)
+            .map(|(view, text)| Object::Read(Box::new(view), text))
+    }
+
+    fn text(&self) -> &'a str {
+        match self {
+            Object::Read(_, text) | Object::Glimpsed(_, text) => text,
+            Object::Text(raw) => raw.get(),
+        }
     }
 
     fn extract(&self, type_: (&str, &str), namespace: &str) -> Result<Option<Workload>, RefError> {
         match self {
-            Object::Read(view) => view.extract(type_, namespace),
+            Object::Read(view, _) => view.extract(type_, namespace),
             Object::Glimpsed(_, text) => refs::extract_json(text, type_, namespace),
             Object::Text(raw) => refs::extract_json(raw.get(), type_, namespace),
         }
+    }
+}
+
+/// The object as serde reads it: its text, then the view from that text.
+struct Viewed<'a>(WorkloadView<'a>, &'a str);
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Viewed<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = <&'de RawValue>::deserialize(d)?;
+        let view = serde_json::from_str(raw.get()).map_err(serde::de::Error::custom)?;
+        Ok(Viewed(view, raw.get()))
+    }
+}
+
+impl<'a> Viewed<'a> {
+    fn into_object(self) -> Object<'a> {
+        Object::Read(Box::new(self.0), self.1)
     }
 }
 
@@ -339,8 +369,11 @@ pub struct Review<'a> {
 pub enum Subject {
     /// Not checked: another kind or operation, or mode `off`.
     Skipped,
-    /// The review cannot be checked (message for the denial).
-    Invalid(String),
+    /// A checked kind whose object could not be read: the message says why.
+    Unreadable(String),
+    /// A checked kind whose object is not even JSON serde_json reads (the API
+    /// server never sends such text): refused in every mode.
+    Malformed(String),
     /// A workload, with its old version on UPDATE.
     Workload {
         /// The object as it would be stored.
@@ -371,10 +404,8 @@ impl Subject {
 #[cfg(test)]
 pub(crate) fn both_reads(body: &str) -> (Option<String>, Result<String, String>) {
     let pulled = Request::pull(body, false).ok().map(|r| format!("{r:?}"));
-    let serde = match serde_json::from_str::<ReviewBody<'_, WorkloadView<'_>>>(body) {
-        Ok(review) => Ok(review
-            .request
-            .map(|r| r.map_object(|view| Object::Read(Box::new(view))))),
+    let serde = match serde_json::from_str::<ReviewBody<'_, Viewed<'_>>>(body) {
+        Ok(review) => Ok(review.request.map(|r| r.map_object(Viewed::into_object))),
         Err(_) => serde_json::from_str::<ReviewBody<'_, &RawValue>>(body)
             .map(|review| review.request.map(|r| r.map_object(Object::Text))),
     };
@@ -421,10 +452,8 @@ impl<'a> Review<'a> {
         };
         let review = match Request::pull(body, glimpse) {
             Ok(request) => request,
-            Err(Unsure) => match serde_json::from_str::<ReviewBody<'a, WorkloadView<'a>>>(body) {
-                Ok(review) => review
-                    .request
-                    .map(|r| r.map_object(|view| Object::Read(Box::new(view)))),
+            Err(Unsure) => match serde_json::from_str::<ReviewBody<'a, Viewed<'a>>>(body) {
+                Ok(review) => review.request.map(|r| r.map_object(Viewed::into_object)),
                 Err(_) => serde_json::from_str::<ReviewBody<'a, &'a RawValue>>(body)
                     .map_err(bad)?
                     .request
@@ -493,7 +522,7 @@ impl<'a> Review<'a> {
         }
         let passes = match self.object.as_ref()? {
             Object::Glimpsed(glimpse, _) => policy::glimpse_passes(glimpse, &self.namespace, inventory),
-            Object::Read(view) => {
+            Object::Read(view, _) => {
                 let head = view
                     .head((&self.api_version, &self.kind), &self.namespace)
                     .ok()??;
@@ -532,22 +561,39 @@ impl<'a> Review<'a> {
             return Subject::Skipped;
         }
         let (kind, namespace) = (&self.kind, &self.namespace);
+        let message = |why: &str| {
+            format!(
+                "{kind} {namespace}/{}: the object could not be read, so its Secrets cannot be checked: {why}",
+                self.name
+            )
+        };
+        let unreadable = |why: &str| Subject::Unreadable(message(why));
         let Some(object) = &self.object else {
-            return Subject::Invalid("the request has no object".to_owned());
+            return unreadable("the request has no object");
         };
         let type_ = (&*self.api_version, &**kind);
         match object.extract(type_, namespace) {
             Ok(Some(new)) => Subject::Workload {
                 new,
+                // An old object that does not read is left out: the update is then
+                // judged as a creation, which blocks more, never less.
                 old: self
                     .old_object
                     .and_then(|o| refs::extract_json(o, type_, namespace).ok().flatten()),
             },
-            Ok(None) => Subject::Skipped,
-            Err(e) => Subject::Invalid(format!(
-                "{kind} {namespace}/{}: not a valid {kind}: {e}",
-                self.name
-            )),
+            // Not a JSON object, or one that says it is of a kind sealgate does not check.
+            Ok(None) => unreadable(&other_type(object.text(), type_)),
+            Err(e) if e.field.is_empty() => match serde_json::from_str::<serde_json::Value>(object.text()) {
+                Ok(_) => unreadable(&other_type(object.text(), type_)),
+                Err(e) => {
+                    let e = e.to_string();
+                    Subject::Malformed(message(&format!(
+                        "it is not JSON that can be read ({})",
+                        e.split(" at line ").next().unwrap_or(&e)
+                    )))
+                }
+            },
+            Err(e) => unreadable(&format!("not a valid {kind}: {e}")),
         }
     }
 
@@ -566,7 +612,19 @@ impl<'a> Review<'a> {
         let answer = |response, verdict| self.answer(response, verdict);
         let (workload, old_workload) = match subject {
             Subject::Skipped => return self.allowed(Verdict::Skipped),
-            Subject::Invalid(message) => return answer(response.deny(message), Verdict::Invalid),
+            Subject::Unreadable(message) => {
+                return match mode {
+                    Mode::Warn => answer(
+                        with_warnings(
+                            response,
+                            vec![format!("{message} [admitted: namespace in warn mode]")],
+                        ),
+                        Verdict::Unreadable,
+                    ),
+                    _ => answer(response.deny(message), Verdict::Unreadable),
+                };
+            }
+            Subject::Malformed(message) => return answer(response.deny(message), Verdict::Unreadable),
             Subject::Workload { new, old } => (new, old.as_ref()),
         };
         let (blocking, mut warnings) = findings(workload, old_workload, inventory);
@@ -600,6 +658,37 @@ impl<'a> Review<'a> {
                 answer(with_warnings(response, warnings).deny(message), Verdict::Denied)
             }
         }
+    }
+}
+
+/// Why `text`, JSON that is not read as a workload, is not one: not a JSON object,
+/// or one whose type is not the request's.
+fn other_type(text: &str, (api_version, kind): (&str, &str)) -> String {
+    let map = match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Object(map)) => map,
+        Ok(other) => return format!("it is {}, not a JSON object", json_shape(&other)),
+        Err(_) => return "it is not a JSON object".to_owned(),
+    };
+    let said = |field: &str| match map.get(field) {
+        Some(serde_json::Value::String(s)) => format!("{s:?}"),
+        Some(other) => json_shape(other).to_owned(),
+        None => "none".to_owned(),
+    };
+    format!(
+        "its apiVersion ({}) and kind ({}) are not those of the request ({api_version} {kind})",
+        said("apiVersion"),
+        said("kind")
+    )
+}
+
+fn json_shape(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "a list",
+        serde_json::Value::Object(_) => "a JSON object",
     }
 }
 

@@ -169,6 +169,20 @@ fn listed<K: kube::Resource, V>(objects: Vec<K>, keep: fn(K) -> V) -> Index<V> {
     index
 }
 
+/// The key reader `--read-secrets` asks for: with `true`, one GET per Secret the
+/// caches know only by metadata (no key stamp) whose keys a review needs, values
+/// dropped at once; with `false`, none, and such a reference is admitted with a
+/// note that the keys are not known. Either way the caches watch Secret metadata.
+pub fn key_reader(client: Client, read_secrets: bool) -> Option<crate::http::KeyReader> {
+    if !read_secrets {
+        return None;
+    }
+    Some(Arc::new(move |ns: String, name: String| {
+        let client = client.clone();
+        Box::pin(async move { read_key_names(&client, &ns, &name).await })
+    }))
+}
+
 /// Reads the key names of one Secret and drops its values at once.
 pub async fn read_key_names(client: &Client, namespace: &str, name: &str) -> Option<BTreeSet<String>> {
     let api: Api<Secret> = Api::namespaced(client.clone(), namespace);

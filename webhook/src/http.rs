@@ -1,30 +1,72 @@
 //! The webhook's routes: `POST /validate` (AdmissionReview v1), `/healthz`,
-//! `/readyz`, `/metrics`. Bodies are limited to 8 MiB, work to a deadline
-//! below the webhook's `timeoutSeconds`, and requests in flight to a maximum.
+//! `/readyz`, `/metrics`, with the limits of [`Limits`]: a review's body is
+//! read whole, to a size limit and a deadline, before the review takes its turn
+//! among those in flight, so a slow client never holds a turn; the decision works
+//! to a deadline below the webhook's `timeoutSeconds`.
 
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
+use hyper::body::Body as _;
 use sealgate_core::inventory::Inventory;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::time::Instant;
 
 use crate::admission::{Answer, Mode, Review};
 use crate::cache::WithKeys;
 use crate::metrics::Metrics;
 
-/// Largest AdmissionReview accepted.
-pub const MAX_BODY: usize = 8 * 1024 * 1024;
+/// Default of `--max-body-bytes`: the API server's own limit on a request (3 MiB).
+pub const MAX_BODY: usize = 3 * 1024 * 1024;
+/// Default of `--max-in-flight`.
+pub const MAX_IN_FLIGHT: usize = 16;
+/// Default of `--body-timeout-ms`.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Limits on reviews.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Largest body accepted; a larger one is refused with 413.
+    pub max_body: usize,
+    /// Reviews decided at once; more wait for a turn. Also the bodies' worth of
+    /// bytes held at once: at most `max_in_flight × max_body` bytes of bodies,
+    /// counted as they arrive, are held by reviews being read, waiting or decided.
+    pub max_in_flight: usize,
+    /// Deadline for reading the whole body, counted from when the review's
+    /// headers are in; keep it below the review's deadline.
+    pub body_deadline: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body: MAX_BODY,
+            max_in_flight: MAX_IN_FLIGHT,
+            body_deadline: BODY_TIMEOUT,
+        }
+    }
+}
+
+impl Limits {
+    /// The defaults with `max_in_flight` reviews at once.
+    pub fn in_flight(max_in_flight: usize) -> Self {
+        Limits {
+            max_in_flight,
+            ..Limits::default()
+        }
+    }
+}
 
 /// Reads the key names of one Secret (values dropped at once), for Secrets the caches
 /// know only by metadata.
@@ -112,13 +154,14 @@ pub struct AppState {
     pub deadline: Duration,
 }
 
-/// The state and the limit on reviews in flight, behind one `Arc`: a request
-/// clones it once.
+/// The state and the limits, behind one `Arc`: a request clones it once.
 struct Served {
     state: AppState,
-    /// Permits for reviews in flight; a review takes one before its body is read,
-    /// so at most this many bodies (each at most [`MAX_BODY`]) are held at once.
+    limits: Limits,
+    /// Turns for reviews in flight, taken once the body is in.
     in_flight: Semaphore,
+    /// Bytes of bodies held at once, one permit a byte, taken as they arrive.
+    bytes: Semaphore,
 }
 
 impl std::ops::Deref for Served {
@@ -129,12 +172,21 @@ impl std::ops::Deref for Served {
     }
 }
 
-/// The router with its limits. Reviews beyond `max_in_flight` wait for a turn
-/// (within the API server's timeout) rather than being refused.
-pub fn router(state: AppState, max_in_flight: usize) -> Router {
+/// The router with its limits. Reviews beyond `limits.max_in_flight` wait for
+/// a turn, within the review's deadline, rather than being refused.
+pub fn router(state: AppState, limits: Limits) -> Router {
+    let max_in_flight = limits.max_in_flight.max(1);
+    let max_body = limits.max_body.clamp(1, u32::MAX as usize);
+    let bytes = max_in_flight.saturating_mul(max_body).min(Semaphore::MAX_PERMITS);
     let served = Served {
         state,
-        in_flight: Semaphore::new(max_in_flight.max(1)),
+        limits: Limits {
+            max_body,
+            max_in_flight,
+            ..limits
+        },
+        in_flight: Semaphore::new(max_in_flight),
+        bytes: Semaphore::new(bytes),
     };
     // The limits are taken in `validate` itself: as tower layers they cost a
     // review more than its whole decision at a glance.
@@ -172,44 +224,68 @@ async fn validate(State(s): State<Arc<Served>>, body: Body) -> Response {
         s.metrics.observe("", "", "not_ready", 0.0);
         return (StatusCode::SERVICE_UNAVAILABLE, "watch caches not synced yet\n").into_response();
     }
-    let Ok(_turn) = s.in_flight.acquire().await else {
-        // The semaphore is never closed; should it be, no review runs.
-        return (StatusCode::SERVICE_UNAVAILABLE, "no review can run now\n").into_response();
+    let refused = |verdict, status, message: String| {
+        s.metrics
+            .observe("", "", verdict, started.elapsed().as_secs_f64());
+        (status, message).into_response()
     };
-    let body = match Limited::new(body, MAX_BODY).collect().await {
-        Ok(body) => body.to_bytes(),
-        Err(e) => {
-            let refusal = if e.is::<LengthLimitError>() {
-                (
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("request body is over the limit of {MAX_BODY} bytes\n"),
-                )
-            } else {
-                (
-                    StatusCode::BAD_REQUEST,
-                    format!("cannot read the request body: {e}\n"),
-                )
-            };
-            s.metrics
-                .observe("", "", "invalid", started.elapsed().as_secs_f64());
-            return refusal.into_response();
+    // The body first, whole, to its deadline: no turn is held while a client is slow.
+    let (body, _bytes) = match tokio::time::timeout(s.limits.body_deadline, read_body(&s, body)).await {
+        Ok(Ok(read)) => read,
+        Ok(Err(BodyError::TooLarge)) => {
+            return refused(
+                "invalid",
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("request body is over the limit of {} bytes\n", s.limits.max_body),
+            );
         }
+        Ok(Err(BodyError::Read(e))) => {
+            return refused(
+                "invalid",
+                StatusCode::BAD_REQUEST,
+                format!("cannot read the request body: {e}\n"),
+            );
+        }
+        Err(_) => {
+            // The client is too slow: answer and close, whatever it still sends.
+            s.metrics
+                .observe("", "", "body_timeout", started.elapsed().as_secs_f64());
+            return (
+                StatusCode::REQUEST_TIMEOUT,
+                [(header::CONNECTION, "close")],
+                format!("request body not received within {:?}\n", s.limits.body_deadline),
+            )
+                .into_response();
+        }
+    };
+    let deadline = started + s.deadline;
+    let no_decision = || {
+        s.metrics
+            .observe("", "", "timeout", started.elapsed().as_secs_f64());
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("no decision within {:?}\n", s.deadline),
+        )
+            .into_response()
+    };
+    let _turn = match s.in_flight.try_acquire() {
+        Ok(turn) => turn,
+        Err(_) => match tokio::time::timeout_at(deadline, s.in_flight.acquire()).await {
+            Ok(Ok(turn)) => turn,
+            // The semaphore is never closed; should it be, no review runs.
+            Ok(Err(_)) => {
+                return (StatusCode::SERVICE_UNAVAILABLE, "no review can run now\n").into_response();
+            }
+            Err(_) => return no_decision(),
+        },
     };
     let answer = match glance(&s, &body) {
         Some(answer) => answer,
         // The long way may read Secrets, so it runs to the deadline. Its future is
         // large and rare: boxed, it does not weigh on every review's.
-        None => match Box::pin(tokio::time::timeout(s.deadline, long_way(&s, &body))).await {
+        None => match Box::pin(tokio::time::timeout_at(deadline, long_way(&s, &body))).await {
             Ok(answer) => answer,
-            Err(_) => {
-                s.metrics
-                    .observe("", "", "timeout", started.elapsed().as_secs_f64());
-                return (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    format!("no decision within {:?}\n", s.deadline),
-                )
-                    .into_response();
-            }
+            Err(_) => return no_decision(),
         },
     };
     match answer {
@@ -229,11 +305,70 @@ async fn validate(State(s): State<Arc<Served>>, body: Body) -> Response {
                     .into_response(),
             }
         }
-        Err(message) => {
-            s.metrics
-                .observe("", "", "invalid", started.elapsed().as_secs_f64());
-            (StatusCode::BAD_REQUEST, message).into_response()
+        Err(message) => refused("invalid", StatusCode::BAD_REQUEST, message),
+    }
+}
+
+/// Why a body was not read.
+enum BodyError {
+    /// Over the limit (by its Content-Length, or as it came).
+    TooLarge,
+    /// The connection failed.
+    Read(axum::Error),
+}
+
+/// Reads the whole body within the limit, taking one of `s.bytes` for each byte
+/// as it arrives (waiting, with the connection unread, while other bodies hold
+/// them all); returns it with those bytes' permits.
+async fn read_body(s: &Served, body: Body) -> Result<(Bytes, Option<SemaphorePermit<'_>>), BodyError> {
+    if body.size_hint().lower() > s.limits.max_body as u64 {
+        return Err(BodyError::TooLarge);
+    }
+    let mut body = Limited::new(body, s.limits.max_body);
+    let mut held = None::<SemaphorePermit<'_>>;
+    let mut chunks = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| match e.downcast::<LengthLimitError>() {
+            Ok(_) => BodyError::TooLarge,
+            Err(e) => BodyError::Read(axum::Error::new(e)),
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        let permit = bytes(s, data.len()).await?;
+        match &mut held {
+            Some(held) => held.merge(permit),
+            None => held = Some(permit),
         }
+        chunks.push(data);
+    }
+    let body = match chunks.len() {
+        0 => Bytes::new(),
+        1 => chunks.swap_remove(0),
+        _ => {
+            // The copy in one piece counts too, until the pieces are gone; their
+            // bytes then count for it.
+            let copy = bytes(s, chunks.iter().map(Bytes::len).sum()).await?;
+            let body = Bytes::from(chunks.concat());
+            drop(chunks);
+            drop(copy);
+            body
+        }
+    };
+    Ok((body, held))
+}
+
+/// `n` of the body bytes, at once or when other bodies let them go.
+async fn bytes(s: &Served, n: usize) -> Result<SemaphorePermit<'_>, BodyError> {
+    // Below the body limit, itself at most u32::MAX.
+    let n = u32::try_from(n).unwrap_or(u32::MAX);
+    match s.bytes.try_acquire_many(n) {
+        Ok(permit) => Ok(permit),
+        Err(_) => s
+            .bytes
+            .acquire_many(n)
+            .await
+            .map_err(|e| BodyError::Read(axum::Error::new(e))),
     }
 }
 
@@ -412,7 +547,7 @@ mod tests {
             .header("content-type", "application/json")
             .body(Body::from(body))
             .unwrap();
-        let resp = router(state, 8).oneshot(req).await.unwrap();
+        let resp = router(state, Limits::in_flight(8)).oneshot(req).await.unwrap();
         let status = resp.status();
         let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
         let text = String::from_utf8_lossy(&bytes).into_owned();
@@ -788,7 +923,10 @@ mod tests {
         let legacy = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "legacy", "namespace": "prod"}});
         let slow = workload("v1", "Pod", pod_spec(json!([env("P", "legacy", "password")])));
         let quick = workload("v1", "Pod", pod_spec(json!([])));
-        let app = router(state_with(vec![legacy], &[], Mode::Enforce, Some(reader)), 1);
+        let app = router(
+            state_with(vec![legacy], &[], Mode::Enforce, Some(reader)),
+            Limits::in_flight(1),
+        );
         let send = |object: &Value| {
             let req = Request::builder()
                 .method("POST")
@@ -816,6 +954,59 @@ mod tests {
             (first.status(), second.status()),
             (StatusCode::OK, StatusCode::OK)
         );
+    }
+
+    #[tokio::test]
+    async fn bodies_held_at_once_are_bounded_and_a_slow_body_holds_no_turn() {
+        // One turn and 2000 bytes of bodies at once; a slow client has sent 1900 of its 2000.
+        let app = router(
+            state(vec![]),
+            Limits {
+                max_body: 2000,
+                max_in_flight: 1,
+                body_deadline: Duration::from_millis(300),
+            },
+        );
+        let (mut tx, rx) = futures::channel::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+        let slow = Request::builder()
+            .method("POST")
+            .uri("/validate")
+            .body(Body::from_stream(rx))
+            .unwrap();
+        let slow = tokio::spawn(app.clone().oneshot(slow));
+        futures::SinkExt::send(&mut tx, Ok(Bytes::from(vec![b' '; 1900])))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let body = review("CREATE", &workload("v1", "Pod", pod_spec(json!([]))), None).to_string();
+        let started = Instant::now();
+        let quick = Request::builder()
+            .method("POST")
+            .uri("/validate")
+            .body(Body::from(body))
+            .unwrap();
+        let answer = app.clone().oneshot(quick).await.unwrap();
+        let waited = started.elapsed();
+        assert_eq!(answer.status(), StatusCode::OK);
+        // Its bytes were there only once the slow body had run out of time.
+        assert!(waited >= Duration::from_millis(200), "answered after {waited:?}");
+        assert_eq!(slow.await.unwrap().unwrap().status(), StatusCode::REQUEST_TIMEOUT);
+        // With the budget free, a body that takes the only turn's place is read at once.
+        let small = review("CREATE", &workload("v1", "Pod", pod_spec(json!([]))), None).to_string();
+        let started = Instant::now();
+        let answer = app
+            .oneshot(
+                Request::builder()
+                    .method("POST")
+                    .uri("/validate")
+                    .body(Body::from(small))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), StatusCode::OK);
+        assert!(started.elapsed() < Duration::from_millis(200));
+        drop(tx);
     }
 
     #[tokio::test]
@@ -862,6 +1053,89 @@ mod tests {
         .await;
         assert_eq!(r["allowed"], true, "without the read, unknown keys are admitted");
         assert!(r["warnings"][0].as_str().unwrap().contains("not known"));
+    }
+
+    #[tokio::test]
+    async fn read_secrets_false_never_asks_the_api_for_a_secret() {
+        // The API: every request is counted; the one Secret has the key "user" only.
+        let (service, mut handle) =
+            tower_test::mock::pair::<http::Request<kube::client::Body>, http::Response<kube::client::Body>>();
+        let client = kube::Client::new(service, "default");
+        let asked = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = asked.clone();
+        let api = tokio::spawn(async move {
+            while let Some((request, send)) = handle.next_request().await {
+                seen.lock()
+                    .unwrap()
+                    .push(format!("{} {}", request.method(), request.uri().path()));
+                let secret = json!({"apiVersion": "v1", "kind": "Secret",
+                    "metadata": {"name": "legacy", "namespace": "prod"}, "data": {"user": "c2VjcmV0"}});
+                send.send_response(
+                    http::Response::builder()
+                        .body(kube::client::Body::from(serde_json::to_vec(&secret).unwrap()))
+                        .unwrap(),
+                );
+            }
+        });
+        let legacy = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "legacy", "namespace": "prod"}});
+        let obj = workload("v1", "Pod", pod_spec(json!([env("P", "legacy", "password")])));
+
+        let reading = crate::cache::key_reader(client.clone(), true);
+        let r = decide(
+            state_with(vec![legacy.clone()], &[], Mode::Enforce, reading),
+            "CREATE",
+            &obj,
+            None,
+        )
+        .await;
+        assert_eq!(r["allowed"], false);
+        assert!(
+            message(&r).contains(r#"has no key "password""#),
+            "{}",
+            message(&r)
+        );
+        assert_eq!(
+            *asked.lock().unwrap(),
+            ["GET /api/v1/namespaces/prod/secrets/legacy"]
+        );
+
+        asked.lock().unwrap().clear();
+        let not_reading = crate::cache::key_reader(client, false);
+        assert!(not_reading.is_none());
+        let r = decide(
+            state_with(vec![legacy], &[], Mode::Enforce, not_reading),
+            "CREATE",
+            &obj,
+            None,
+        )
+        .await;
+        assert_eq!(r["allowed"], true, "a key of an unstamped Secret gets a note");
+        assert_eq!(
+            r["warnings"][0],
+            r#"Pod prod/api: Secret "legacy" exists but its keys are not known; key "password" is assumed (spec.containers[api].env[P])"#
+        );
+        assert!(asked.lock().unwrap().is_empty(), "{:?}", asked.lock().unwrap());
+        // The controller's stamp still gives key-level checks.
+        let stamped = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "legacy", "namespace": "prod",
+            "annotations": {"sealgate.dev/keys": "user"}}});
+        let mut inventory = MemoryInventory::new();
+        inventory.add_object(&stamped, "default");
+        let s = AppState {
+            live: Arc::new(StaticLive {
+                inventory,
+                ..StaticLive::default()
+            }),
+            ..state_with(vec![], &[], Mode::Enforce, None)
+        };
+        let r = decide(s, "CREATE", &obj, None).await;
+        assert_eq!(r["allowed"], false);
+        assert!(
+            message(&r).contains(r#"has no key "password""#),
+            "{}",
+            message(&r)
+        );
+        assert!(asked.lock().unwrap().is_empty());
+        api.abort();
     }
 
     #[tokio::test]
@@ -934,13 +1208,194 @@ mod tests {
         );
     }
 
+    /// A review of a Deployment in prod with `object` as given (`None`: no object field).
+    fn raw_review(object: Option<&str>) -> String {
+        let object = object.map_or(String::new(), |o| format!(r#", "object": {o}"#));
+        format!(
+            r#"{{"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {{
+                "uid": "705ab4f5-6393-11e8-b7cc-42010a800002",
+                "kind": {{"group": "apps", "version": "v1", "kind": "Deployment"}},
+                "name": "api", "namespace": "prod", "operation": "CREATE"{object}}}}}"#
+        )
+    }
+
+    #[tokio::test]
+    async fn an_object_that_cannot_be_read_is_denied_in_enforce_mode_and_warned_in_warn_mode() {
+        let spec = r#""spec": {"template": {"spec": {"containers": [{"name": "c", "envFrom": [{"secretRef": {"name": "gone"}}]}]}}}"#;
+        let other_kind =
+            format!(r#"{{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {{"name": "api"}}, {spec}}}"#);
+        let odd_kind =
+            format!(r#"{{"apiVersion": "apps/v1", "kind": 5, "metadata": {{"name": "api"}}, {spec}}}"#);
+        // The glimpse gives up (no type before spec); the view reads the type after it.
+        let type_last = format!(r#"{{{spec}, "apiVersion": "v1", "kind": "ConfigMap"}}"#);
+        // A repeated key: serde's view refuses it, the text is read as a map (last wins).
+        let repeated =
+            format!(r#"{{"apiVersion": "apps/v1", "kind": "Deployment", "kind": "ConfigMap", {spec}}}"#);
+        let not_a_list = r#"{"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"template": {"spec": {"containers": "x"}}}}"#;
+        let as_list = |object: &str| {
+            // A review as a list is read by serde (its one field in order), not the pull reader.
+            let review = raw_review(Some(object));
+            let request = &review[review.find(r#""request": "#).unwrap() + 11..review.len() - 1];
+            format!("[{request}]")
+        };
+        let cases: Vec<(&str, String, &str)> = vec![
+            (
+                "a number",
+                raw_review(Some("5")),
+                "it is a number, not a JSON object",
+            ),
+            (
+                "a string",
+                raw_review(Some(r#""x""#)),
+                "it is a string, not a JSON object",
+            ),
+            (
+                "a list",
+                raw_review(Some("[]")),
+                "it is a list, not a JSON object",
+            ),
+            (
+                "a boolean",
+                raw_review(Some("true")),
+                "it is a boolean, not a JSON object",
+            ),
+            ("null", raw_review(Some("null")), "the request has no object"),
+            (
+                "no object on CREATE",
+                raw_review(None),
+                "the request has no object",
+            ),
+            ("read by serde", as_list("5"), "it is a number, not a JSON object"),
+            (
+                "another kind",
+                raw_review(Some(&other_kind)),
+                r#"its apiVersion ("v1") and kind ("ConfigMap") are not those of the request (apps/v1 Deployment)"#,
+            ),
+            (
+                "a kind that is not text",
+                raw_review(Some(&odd_kind)),
+                r#"its apiVersion ("apps/v1") and kind (a number) are not those"#,
+            ),
+            (
+                "past the glimpse",
+                raw_review(Some(&type_last)),
+                r#"kind ("ConfigMap") are not those"#,
+            ),
+            (
+                "a repeated key, read as text",
+                raw_review(Some(&repeated)),
+                r#"kind ("ConfigMap") are not those"#,
+            ),
+            (
+                "a pod spec of the wrong shape",
+                raw_review(Some(not_a_list)),
+                "not a valid Deployment: spec.template.spec.containers: is not a list",
+            ),
+        ];
+        for (what, body, why) in &cases {
+            let enforce = state(vec![]);
+            let (status, v, text) = post(enforce.clone(), body.clone()).await;
+            assert_eq!(status, StatusCode::OK, "{what}: {text}");
+            let r = &v["response"];
+            assert_eq!(r["allowed"], false, "{what}: {text}");
+            let denial = message(r);
+            assert!(
+                denial.starts_with("Deployment prod/api: the object could not be read")
+                    && denial.contains(why),
+                "{what}: {denial}"
+            );
+            let metrics = enforce.metrics.render();
+            assert!(
+                metrics.contains(r#"kind="Deployment",operation="CREATE",verdict="unreadable"} 1"#),
+                "{what}: {metrics}"
+            );
+
+            let warn = state_with(vec![], &[], Mode::Warn, None);
+            let (status, v, text) = post(warn.clone(), body.clone()).await;
+            assert_eq!(status, StatusCode::OK, "{what}: {text}");
+            let r = &v["response"];
+            assert_eq!(r["allowed"], true, "{what}: {text}");
+            let warning = r["warnings"][0].as_str().unwrap_or("");
+            assert!(
+                warning.contains("the object could not be read")
+                    && warning.contains(why)
+                    && warning.ends_with("[admitted: namespace in warn mode]"),
+                "{what}: {warning}"
+            );
+            assert!(
+                warn.metrics.render().contains(r#"verdict="unreadable"} 1"#),
+                "{what}"
+            );
+        }
+        // Not checked: DELETE, kinds sealgate does not check, and mode off.
+        let delete = raw_review(Some("5")).replace(r#""CREATE""#, r#""DELETE""#);
+        let configmap = raw_review(Some("5")).replace(
+            r#""group": "apps", "version": "v1", "kind": "Deployment""#,
+            r#""group": "", "version": "v1", "kind": "ConfigMap""#,
+        );
+        for body in [delete, configmap] {
+            let (_, v, text) = post(state(vec![]), body).await;
+            assert_eq!(v["response"]["allowed"], true, "{text}");
+        }
+        let off = state_with(vec![], &[("prod", "off")], Mode::Enforce, None);
+        let (_, v, _) = post(off, raw_review(Some("5"))).await;
+        assert_eq!(v["response"]["allowed"], true);
+    }
+
+    #[tokio::test]
+    async fn malformed_reviews_are_refused_whatever_the_mode() {
+        let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        let forms = [
+            ("a lone surrogate escape", r#""\ud800""#.to_owned()),
+            ("a number out of range", "1e400".to_owned()),
+            ("nesting 3000 deep", deep(3000)),
+        ];
+        for (what, value) in &forms {
+            for mode in [Mode::Enforce, Mode::Warn] {
+                // In a field of the review that is read: not an AdmissionReview (400), as before.
+                let body = raw_review(Some(r#"{"kind": "Deployment"}"#)).replace(
+                    r#""uid": "705ab4f5-6393-11e8-b7cc-42010a800002""#,
+                    &format!(r#""uid": {value}"#),
+                );
+                let (status, _, text) = post(state_with(vec![], &[], mode, None), body).await;
+                assert_eq!(
+                    status,
+                    StatusCode::BAD_REQUEST,
+                    "{what} in the review, {mode:?}: {text}"
+                );
+                // In the object: text serde_json cannot read is refused in every mode;
+                // JSON nested deeper than the walk reads is an unreadable pod spec.
+                let object = format!(
+                    r#"{{"kind": "Deployment", "spec": {{"template": {{"spec": {{"containers": {value}}}}}}}}}"#
+                );
+                let (status, v, text) =
+                    post(state_with(vec![], &[], mode, None), raw_review(Some(&object))).await;
+                assert_eq!(status, StatusCode::OK, "{text}");
+                let r = &v["response"];
+                let said = format!("{}{}", message(r), r["warnings"][0].as_str().unwrap_or(""));
+                assert!(said.contains("the object could not be read"), "{what}: {text}");
+                let admitted = r["allowed"] == true;
+                if what.starts_with("nesting") {
+                    assert_eq!(admitted, mode == Mode::Warn, "{what}, {mode:?}: {text}");
+                    assert!(said.contains("containers[0]: must be a mapping"), "{said}");
+                } else {
+                    assert!(!admitted, "{what}, {mode:?}: {text}");
+                    assert!(said.contains("it is not JSON that can be read"), "{said}");
+                }
+            }
+        }
+    }
+
     #[tokio::test]
     async fn readiness_and_metrics() {
         let s = state(vec![]);
         let obj = workload("apps/v1", "Deployment", pod_spec(json!([env("A", "gone", "k")])));
         decide(s.clone(), "CREATE", &obj, None).await;
         let req = Request::builder().uri("/metrics").body(Body::empty()).unwrap();
-        let resp = router(s.clone(), 8).oneshot(req).await.unwrap();
+        let resp = router(s.clone(), Limits::in_flight(8))
+            .oneshot(req)
+            .await
+            .unwrap();
         let text =
             String::from_utf8_lossy(&axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap())
                 .into_owned();
@@ -949,7 +1404,11 @@ mod tests {
         s.ready.store(false, Ordering::Relaxed);
         let req = Request::builder().uri("/readyz").body(Body::empty()).unwrap();
         assert_eq!(
-            router(s, 8).oneshot(req).await.unwrap().status(),
+            router(s, Limits::in_flight(8))
+                .oneshot(req)
+                .await
+                .unwrap()
+                .status(),
             StatusCode::SERVICE_UNAVAILABLE
         );
     }

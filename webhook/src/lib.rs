@@ -1,6 +1,7 @@
 //! sealgate-webhook as a library: the admission decision, the watch caches,
-//! the HTTPS server with certificate reload, and metrics. The binary
-//! (`main.rs`) wires them to flags; the benchmark drives them directly.
+//! the HTTPS server with certificate reload, the self-managed serving
+//! certificate, and metrics. The binary (`main.rs`) wires them to flags; the
+//! benchmark drives them directly.
 //!
 //! ```
 //! use sealgate_webhook::admission::Mode;
@@ -9,6 +10,7 @@
 
 pub mod admission;
 pub mod cache;
+pub mod certs;
 pub mod http;
 pub mod index;
 pub mod metrics;

@@ -32,14 +32,16 @@ const KINDS: [&str; 10] = [
     "other",
 ];
 const OPERATIONS: [&str; 6] = ["", "CREATE", "UPDATE", "DELETE", "CONNECT", "UNKNOWN"];
-const VERDICTS: [&str; 7] = [
+const VERDICTS: [&str; 9] = [
     "allowed",
     "warned",
     "denied",
     "skipped",
+    "unreadable",
     "invalid",
     "not_ready",
     "timeout",
+    "body_timeout",
 ];
 
 /// The webhook's metrics.

@@ -1,6 +1,7 @@
-//! The serving certificate: read from PEM files, swapped in while serving when
-//! the files change (e.g. the kubelet updates a mounted Secret). A bad new pair
-//! keeps the old one in service and is logged.
+//! The serving certificate, swapped in while serving: either read from PEM
+//! files and reloaded when they change (e.g. the kubelet updates a mounted
+//! Secret; a bad new pair keeps the old one in service and is logged), or held
+//! in memory and replaced by the webhook's own certificate manager (`certs`).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -11,6 +12,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
+use zeroize::Zeroizing;
 
 /// Why a certificate and key could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -41,18 +43,59 @@ pub fn load(cert: &Path, key: &Path) -> Result<CertifiedKey, TlsError> {
     if chain.is_empty() {
         return Err(file_err(cert, "no certificate in the file".into()));
     }
-    let private = PrivateKeyDer::from_pem_file(key).map_err(|e| file_err(key, e.to_string()))?;
-    let signer =
-        any_supported_type(&private).map_err(|e| TlsError::Pair(format!("{}: {e}", key.display())))?;
-    let certified = CertifiedKey::new(chain, signer);
-    certified.keys_match().map_err(|e| {
+    let private =
+        Zeroizing::new(PrivateKeyDer::from_pem_file(key).map_err(|e| file_err(key, e.to_string()))?);
+    certify(chain, &private).map_err(|e| {
         TlsError::Pair(format!(
-            "{} does not match {}: {e}",
+            "{} does not match {} or is unsupported: {e}",
             key.display(),
             cert.display()
         ))
-    })?;
+    })
+}
+
+/// A pair from a certificate chain and its private key; errors if the key is of
+/// an unsupported type or does not belong to the first certificate.
+pub fn certify(
+    chain: Vec<CertificateDer<'static>>,
+    key: &PrivateKeyDer<'static>,
+) -> Result<CertifiedKey, rustls::Error> {
+    let certified = CertifiedKey::new(chain, any_supported_type(key)?);
+    certified.keys_match()?;
     Ok(certified)
+}
+
+/// Serves the pair set last; [`Swappable::set`] replaces it for new connections.
+#[derive(Debug)]
+pub struct Swappable {
+    current: RwLock<Arc<CertifiedKey>>,
+}
+
+impl Swappable {
+    /// Serves `pair` until replaced.
+    pub fn new(pair: CertifiedKey) -> Arc<Self> {
+        Arc::new(Swappable {
+            current: RwLock::new(Arc::new(pair)),
+        })
+    }
+
+    /// Serves `pair` from the next handshake on.
+    pub fn set(&self, pair: CertifiedKey) {
+        if let Ok(mut current) = self.current.write() {
+            *current = Arc::new(pair);
+        }
+    }
+
+    /// The pair being served.
+    pub fn current(&self) -> Option<Arc<CertifiedKey>> {
+        self.current.read().ok().map(|c| c.clone())
+    }
+}
+
+impl ResolvesServerCert for Swappable {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        self.current()
+    }
 }
 
 /// Serves whatever pair was loaded last.
@@ -60,7 +103,7 @@ pub fn load(cert: &Path, key: &Path) -> Result<CertifiedKey, TlsError> {
 pub struct Reloading {
     cert: PathBuf,
     key: PathBuf,
-    current: RwLock<Arc<CertifiedKey>>,
+    current: Arc<Swappable>,
 }
 
 impl Reloading {
@@ -70,16 +113,13 @@ impl Reloading {
         Ok(Arc::new(Reloading {
             cert,
             key,
-            current: RwLock::new(Arc::new(loaded)),
+            current: Swappable::new(loaded),
         }))
     }
 
     /// Tries the files again; keeps the old pair if the new one is unusable.
     pub fn reload(&self) -> Result<(), TlsError> {
-        let loaded = load(&self.cert, &self.key)?;
-        if let Ok(mut current) = self.current.write() {
-            *current = Arc::new(loaded);
-        }
+        self.current.set(load(&self.cert, &self.key)?);
         Ok(())
     }
 
@@ -111,12 +151,12 @@ impl Reloading {
 
 impl ResolvesServerCert for Reloading {
     fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        self.current.read().ok().map(|c| c.clone())
+        self.current.current()
     }
 }
 
 /// A rustls server configuration (ring provider) serving from `resolver`, HTTP/2 and HTTP/1.1.
-pub fn server_config(resolver: Arc<Reloading>) -> Result<rustls::ServerConfig, rustls::Error> {
+pub fn server_config(resolver: Arc<dyn ResolvesServerCert>) -> Result<rustls::ServerConfig, rustls::Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
