@@ -279,14 +279,8 @@ async fn validate(State(s): State<Arc<Served>>, body: Body) -> Response {
             Err(_) => return no_decision(),
         },
     };
-    let answer = match glance(&s, &body) {
-        Some(answer) => answer,
-        // The long way may read Secrets, so it runs to the deadline. Its future is
-        // large and rare: boxed, it does not weigh on every review's.
-        None => match Box::pin(tokio::time::timeout_at(deadline, long_way(&s, &body))).await {
-            Ok(answer) => answer,
-            Err(_) => return no_decision(),
-        },
+    let Some(answer) = answer(&s, &body, deadline).await else {
+        return no_decision();
     };
     match answer {
         Ok(answer) => {
@@ -376,43 +370,44 @@ async fn bytes(s: &Served, n: usize) -> Result<SemaphorePermit<'_>, BodyError> {
 /// without a request) or the message of a 400 (not an AdmissionReview).
 type Parsed<'b> = Result<Review<'b>, Result<Answer, String>>;
 
-fn parse(body: &[u8], for_glance: bool) -> Parsed<'_> {
-    let parsed = if for_glance {
-        Review::parse_for_glance(body)
-    } else {
-        Review::parse(body)
-    };
-    match parsed {
+fn parse(body: &[u8]) -> Parsed<'_> {
+    match Review::parse(body) {
         Ok(Ok(review)) => Ok(review),
         Ok(Err(answer)) => Err(Ok(answer)),
         Err(e) => Err(Err(format!("{e}\n"))),
     }
 }
 
-/// The answer told without I/O, which most reviews get: see
-/// [`Review::allow_at_a_glance`]. `None`: take the long way.
-fn glance(s: &AppState, body: &[u8]) -> Option<Result<Answer, String>> {
-    let review = match parse(body, true) {
+/// The review read once into the typed model and decided; only when key names
+/// the caches lack must be read does it wait, to `deadline`.
+async fn answer(s: &AppState, body: &[u8], deadline: tokio::time::Instant) -> Option<Result<Answer, String>> {
+    let review = match parse(body) {
         Ok(review) => review,
         Err(answer) => return Some(answer),
     };
     let mode = mode(s, review.namespace());
-    let mut glance = None;
-    s.live.with_view(review.namespace(), &mut |inventory| {
-        glance = review.allow_at_a_glance(mode, inventory);
-    });
-    glance.map(Ok)
-}
-
-/// The long way: the body read again (it is rare, and the review read at a glance
-/// would make every review's future larger), key names the caches lack read, then
-/// the full decision.
-async fn long_way(s: &AppState, body: &[u8]) -> Result<Answer, String> {
-    let review = match parse(body, false) {
-        Ok(review) => review,
-        Err(answer) => return answer,
+    let subject = review.subject(mode);
+    let unknown = match &s.key_reader {
+        Some(_) => s.live.unknown_key_secrets(&subject.key_level_secrets()),
+        None => Vec::new(),
     };
-    Ok(decide(s, &review, mode(s, review.namespace())).await)
+    if unknown.is_empty() {
+        // Most reviews: decided at once over one view of the caches.
+        let mut answer = None;
+        s.live.with_view(review.namespace(), &mut |inventory| {
+            answer = Some(review.decide(&subject, inventory, mode));
+        });
+        return answer.map(Ok);
+    }
+    // Reading Secrets runs to the deadline. Its future is large and rare: boxed,
+    // it does not weigh on every review's.
+    let read = Box::pin(tokio::time::timeout_at(deadline, read_keys(s, unknown)));
+    let keys = read.await.ok()?;
+    let inventory = WithKeys {
+        base: s.live.as_ref(),
+        keys,
+    };
+    Some(Ok(review.decide(&subject, &inventory, mode)))
 }
 
 /// The namespace's mode, or the default.
@@ -427,22 +422,20 @@ fn mode(s: &AppState, namespace: &str) -> Mode {
     }
 }
 
-/// Key names the caches lack are read, then the full decision.
-async fn decide(s: &AppState, review: &Review<'_>, mode: Mode) -> Answer {
-    let subject = review.subject(mode);
+/// Key names of `secrets` (namespace, name), read one by one.
+async fn read_keys(
+    s: &AppState,
+    secrets: Vec<(String, String)>,
+) -> HashMap<(String, String), BTreeSet<String>> {
     let mut keys = HashMap::new();
     if let Some(reader) = &s.key_reader {
-        for (ns, name) in s.live.unknown_key_secrets(&subject.key_level_secrets()) {
+        for (ns, name) in secrets {
             if let Some(found) = reader(ns.clone(), name.clone()).await {
                 keys.insert((ns, name), found);
             }
         }
     }
-    let inventory = WithKeys {
-        base: s.live.as_ref(),
-        keys,
-    };
-    review.decide(&subject, &inventory, mode)
+    keys
 }
 
 #[cfg(test)]
@@ -539,8 +532,6 @@ mod tests {
     }
 
     async fn post(state: AppState, body: String) -> (StatusCode, Value, String) {
-        same_at_a_glance(&state, &body);
-        same_read(&body);
         let req = Request::builder()
             .method("POST")
             .uri("/validate")
@@ -554,122 +545,59 @@ mod tests {
         (status, serde_json::from_str(&text).unwrap_or(Value::Null), text)
     }
 
-    /// Where the pull reader reads a review itself, it reads what serde reads.
-    fn same_read(body: &str) {
-        if let (Some(pulled), serde) = crate::admission::both_reads(body) {
-            assert_eq!(Ok(pulled), serde, "{body}");
-        }
-    }
-
     #[test]
-    fn reviews_are_read_by_the_pull_reader_as_serde_reads_them() {
+    fn reviews_read_into_the_typed_model() {
+        use crate::admission::Subject;
+        let request = r#""uid": "u", "kind": {"version": "v1", "kind": "Pod"}, "operation": "CREATE""#;
+        let subject = |body: &str| match Review::parse(body.as_bytes()) {
+            Ok(Ok(review)) => match review.subject(Mode::Enforce) {
+                Subject::Skipped => "skipped".to_owned(),
+                Subject::Unreadable(m) => format!("unreadable: {m}"),
+                Subject::Malformed(m) => format!("malformed: {m}"),
+                Subject::Workload { new, old } => format!("{} {}", new.describe(), old.is_some()),
+            },
+            Ok(Err(answer)) => format!("answered {}", answer.verdict.as_str()),
+            Err(e) => format!("400 {e}"),
+        };
         let object = workload(
             "apps/v1",
             "Deployment",
             pod_spec(json!([env("P", "db", "password")])),
         );
-        let request = r#""uid": "u", "kind": {"version": "v1", "kind": "Pod"}, "operation": "CREATE""#;
-        let cases = [
-            (review("UPDATE", &object, Some(&object)).to_string(), true),
-            (r#"{"request": null}"#.to_owned(), true),
-            (r#"{"kind": "AdmissionReview"}"#.to_owned(), true),
-            (
-                format!(r#"{{"request": {{{request}, "name": null, "object": null}}}}"#),
-                true,
-            ),
-            (
-                format!(r#"{{"request": {{{request}, "name": "aé", "object": "text"}}}}"#),
-                true,
-            ),
-            // Left to serde: a review as a list (serde reads a struct from one), a
-            // repeated field, a number for text, a repeated key in the object.
-            (format!(r#"[{{{request}}}]"#), false),
-            (format!(r#"{{"request": {{{request}, "uid": "v"}}}}"#), false),
-            (format!(r#"{{"request": {{{request}, "name": 5}}}}"#), false),
-            (
-                format!(r#"{{"request": {{{request}, "object": {{"kind": "Pod", "kind": "Pod"}}}}}}"#),
-                false,
-            ),
-            ("{\"request\": ".to_owned(), false),
-        ];
-        for (body, pulled_itself) in cases {
-            let (pulled, _) = crate::admission::both_reads(&body);
-            assert_eq!(pulled.is_some(), pulled_itself, "{body}");
-            same_read(&body);
-        }
-    }
-
-    /// A review answered at a glance gets the answer the long way gives, whether
-    /// its object was glimpsed or viewed; returns whether it was.
-    fn same_at_a_glance(state: &AppState, body: &str) -> bool {
-        let Ok(Ok(review)) = Review::parse(body.as_bytes()) else {
-            return false;
-        };
-        let Ok(Ok(quick_read)) = Review::parse_for_glance(body.as_bytes()) else {
-            panic!("only the full parse reads {body}");
-        };
-        let mode = match state.live.namespace_mode(review.namespace()) {
-            Some(Ok(mode)) => mode,
-            _ => state.default_mode,
-        };
-        // The full decision on a review parsed for the glance reads its object again.
-        let decided = |r: &Review<'_>| {
-            let answer = r.decide(&r.subject(mode), state.live.as_ref(), mode);
-            (answer.reply.into_json().unwrap(), answer.verdict.as_str())
-        };
-        assert_eq!(decided(&quick_read), decided(&review), "{body}");
-        let viewed = review.allow_at_a_glance(mode, state.live.as_ref());
-        let Some(quick) = quick_read.allow_at_a_glance(mode, state.live.as_ref()) else {
-            assert!(viewed.is_none(), "only the view passes at a glance: {body}");
-            return false;
-        };
-        assert!(viewed.is_some(), "only the glimpse passes at a glance: {body}");
-        let long = review.decide(&review.subject(mode), state.live.as_ref(), mode);
         assert_eq!(
-            quick.reply.into_json().unwrap(),
-            long.reply.into_json().unwrap(),
-            "{body}"
+            subject(&review("UPDATE", &object, Some(&object)).to_string()),
+            "Deployment prod/api true"
         );
-        assert_eq!(
-            (quick.verdict.as_str(), quick.kind, quick.operation),
-            (long.verdict.as_str(), long.kind, long.operation)
-        );
-        true
-    }
-
-    #[test]
-    fn clean_workloads_are_answered_at_a_glance() {
-        let objects = vec![secret("prod", "db", &["password"])];
-        let state = || state(objects.clone());
-        let good = workload(
-            "apps/v1",
-            "Deployment",
-            pod_spec(json!([env("P", "db", "password")])),
-        );
-        let body = review("CREATE", &good, None).to_string();
-        let quick_read = Review::parse_for_glance(body.as_bytes());
+        assert_eq!(subject(r#"{"request": null}"#), "answered invalid");
+        assert_eq!(subject(r#"{"kind": "AdmissionReview"}"#), "answered invalid");
+        let no_object = format!(r#"{{"request": {{{request}, "name": null, "object": null}}}}"#);
         assert!(
-            matches!(quick_read, Ok(Ok(r)) if r.glimpsed()),
-            "a plain workload is glimpsed"
+            subject(&no_object).ends_with("the request has no object"),
+            "{}",
+            subject(&no_object)
         );
-        assert!(same_at_a_glance(
-            &state(),
-            &review("CREATE", &good, None).to_string()
-        ));
-        assert!(same_at_a_glance(
-            &state(),
-            &review("UPDATE", &good, Some(&good)).to_string()
-        ));
-        let bad = workload("apps/v1", "Deployment", pod_spec(json!([env("P", "db", "user")])));
-        assert!(!same_at_a_glance(
-            &state(),
-            &review("CREATE", &bad, None).to_string()
-        ));
-        let off = state_with(objects.clone(), &[("prod", "off")], Mode::Enforce, None);
-        assert!(!same_at_a_glance(
-            &off,
-            &review("CREATE", &good, None).to_string()
-        ));
+        let text = format!(r#"{{"request": {{{request}, "name": "aé", "object": "text"}}}}"#);
+        assert!(
+            subject(&text).contains("it is a string, not a JSON object"),
+            "{}",
+            subject(&text)
+        );
+        // A repeated field of the object: the deserialization error, not the review refused.
+        let repeated = format!(r#"{{"request": {{{request}, "object": {{"kind": "Pod", "kind": "Pod"}}}}}}"#);
+        assert!(
+            subject(&repeated).contains("unreadable: "),
+            "{}",
+            subject(&repeated)
+        );
+        assert!(
+            subject(&repeated).contains("duplicate field `kind`"),
+            "{}",
+            subject(&repeated)
+        );
+        // A repeated field of the review, or a review cut short: not an AdmissionReview.
+        let twice = format!(r#"{{"request": {{{request}, "uid": "v"}}}}"#);
+        assert!(subject(&twice).starts_with("400 "), "{}", subject(&twice));
+        assert!(subject("{\"request\": ").starts_with("400 "));
     }
 
     async fn decide(state: AppState, operation: &str, object: &Value, old: Option<&Value>) -> Value {
@@ -1187,9 +1115,10 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_repeated_key_in_the_object_counts_the_last_as_json_does() {
-        // Read in one pass, a repeated key fails the typed read; the review is read again
-        // with the object kept as text, and that is read as a JSON map would be.
+    async fn a_repeated_key_in_the_object_is_the_deserialization_error() {
+        // Which of two `containers` counts is not for the webhook to guess: the object
+        // does not read into the model, and that is the answer (the API server never
+        // sends such an object).
         let first = r#"{"name": "a", "envFrom": [{"secretRef": {"name": "present"}}]}"#;
         let last = r#"{"name": "a", "envFrom": [{"secretRef": {"name": "gone"}}]}"#;
         let body = format!(
@@ -1203,7 +1132,9 @@ mod tests {
         assert_eq!(status, StatusCode::OK, "{text}");
         assert_eq!(v["response"]["allowed"], false, "{text}");
         assert!(
-            message(&v["response"]).contains(r#"Secret "gone" not found"#),
+            message(&v["response"]).contains(
+                "could not be read, so its Secrets cannot be checked: duplicate field `containers`"
+            ),
             "{text}"
         );
     }
@@ -1282,9 +1213,9 @@ mod tests {
                 r#"kind ("ConfigMap") are not those"#,
             ),
             (
-                "a repeated key, read as text",
+                "a repeated key: the deserialization error",
                 raw_review(Some(&repeated)),
-                r#"kind ("ConfigMap") are not those"#,
+                "duplicate field `kind`",
             ),
             (
                 "a pod spec of the wrong shape",

@@ -32,7 +32,7 @@ pub(super) fn build(
 /// A workload as its view shows it, before its references are walked: what the
 /// policy needs of the object itself, borrowed from the view.
 #[derive(Debug)]
-pub struct Head<'v> {
+pub(super) struct Head<'v> {
     /// Kind, e.g. `Deployment`.
     pub kind: &'v str,
     /// Namespace (the default one when the object has none).
@@ -50,7 +50,7 @@ pub struct Head<'v> {
 
 /// A reference as a walk over a view finds it, borrowed from the object; its
 /// field path is built only when asked for.
-pub struct Found<'f> {
+pub(super) struct Found<'f> {
     /// Secret name (may be empty).
     pub secret: &'f str,
     /// The key, when the reference needs one.
