@@ -11,7 +11,12 @@ fn the_webhook_accepts_every_command_line_the_chart_renders() {
     };
     for extra in [
         &[][..],
-        &["--set", "webhook.tls.certManager.enabled=true"],
+        &[
+            "--set",
+            "webhook.tls.certManager.enabled=true",
+            "--set",
+            "webhook.tls.certManager.issuerRef.name=ca",
+        ],
         &["--set", "webhook.readSecrets=false", "--set", "logFormat=json"],
         &["-f", "ci/all-options-values.yaml"],
     ] {
