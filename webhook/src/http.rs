@@ -97,7 +97,7 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         bytes: Semaphore::new(bytes),
     };
     // The limits are taken in `validate` itself: as tower layers they cost a
-    // review more than its whole decision at a glance.
+    // review more than its whole decision.
     Router::new()
         .route("/validate", post(validate))
         .route("/healthz", get(|| async { "ok\n" }))
@@ -1035,14 +1035,14 @@ mod tests {
             format!(r#"{{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {{"name": "api"}}, {spec}}}"#);
         let odd_kind =
             format!(r#"{{"apiVersion": "apps/v1", "kind": 5, "metadata": {{"name": "api"}}, {spec}}}"#);
-        // The glimpse gives up (no type before spec); the view reads the type after it.
+        // The type after the spec is read as well as before it.
         let type_last = format!(r#"{{{spec}, "apiVersion": "v1", "kind": "ConfigMap"}}"#);
         // A repeated key: serde's view refuses it, the text is read as a map (last wins).
         let repeated =
             format!(r#"{{"apiVersion": "apps/v1", "kind": "Deployment", "kind": "ConfigMap", {spec}}}"#);
         let not_a_list = r#"{"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"template": {"spec": {"containers": "x"}}}}"#;
         let as_list = |object: &str| {
-            // A review as a list is read by serde (its one field in order), not the pull reader.
+            // A review as a list is read by serde (its one field in order).
             let review = raw_review(Some(object));
             let request = &review[review.find(r#""request": "#).unwrap() + 11..review.len() - 1];
             format!("[{request}]")
@@ -1086,7 +1086,7 @@ mod tests {
                 r#"its apiVersion ("apps/v1") and kind (a number) are not those"#,
             ),
             (
-                "past the glimpse",
+                "the type after the spec",
                 raw_review(Some(&type_last)),
                 r#"kind ("ConfigMap") are not those"#,
             ),

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use super::model::{self, Lax};
 use super::{RefError, RefKind, SecretRef, Workload, pod_spec_path};
 
-/// The workload from its view; `type_` stands in for an absent apiVersion and kind.
+/// The workload from the model; `type_` stands in for an absent apiVersion and kind.
 pub(super) fn build(
     object: &model::Object<'_>,
     type_: Option<(&str, &str)>,
@@ -29,8 +29,8 @@ pub(super) fn build(
     }))
 }
 
-/// A workload as its view shows it, before its references are walked: what the
-/// policy needs of the object itself, borrowed from the view.
+/// A workload as the model shows it, before its references are walked: what the
+/// policy needs of the object itself, borrowed from the model.
 #[derive(Debug)]
 pub(super) struct Head<'v> {
     /// Kind, e.g. `Deployment`.
@@ -48,7 +48,7 @@ pub(super) struct Head<'v> {
     spec: Option<&'v model::Spec<'v>>,
 }
 
-/// A reference as a walk over a view finds it, borrowed from the object; its
+/// A reference as the walk over the model finds it, borrowed from the object; its
 /// field path is built only when asked for.
 pub(super) struct Found<'f> {
     /// Secret name (may be empty).
