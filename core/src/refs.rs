@@ -768,6 +768,16 @@ mod tests {
     }
 
     #[test]
+    fn escaped_text_is_read_as_its_value() {
+        // Borrowed where the text has no escapes, owned where it has: the same Secret either way.
+        let text = r#"{"apiVersion": "v1", "kind": "Pod", "metadata": {"namespace": "pr\u006fd"}, "spec":
+            {"containers": [{"name": "c\"1", "envFrom": [{"secretRef": {"name": "d\u0062"}}]}]}}"#;
+        let w = extract_json(text, ("", ""), "d").unwrap().unwrap();
+        assert_eq!((w.namespace.as_str(), w.refs[0].secret.as_str()), ("prod", "db"));
+        assert_eq!(w.refs[0].field, "spec.containers[c\"1].envFrom[0]");
+    }
+
+    #[test]
     fn a_repeated_field_is_not_read() {
         let text = r#"{"apiVersion": "v1", "kind": "Pod", "kind": "Pod"}"#;
         assert_eq!(extract_json(text, ("", ""), "d"), Err(RefError::NOT_AN_OBJECT));
