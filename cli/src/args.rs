@@ -329,7 +329,7 @@ pub struct ImportBitnamiArgs {
     pub name: Option<String>,
     /// With --raw: the Bitnami scope it was sealed with [default: strict with --name, else namespace-wide].
     #[arg(long, requires = "raw", value_parser = parse_bitnami_scope)]
-    pub scope: Option<crate::import::BitnamiScope>,
+    pub scope: Option<crate::import::bitnami::BitnamiScope>,
     /// With --raw: the data key the new sealed value is for (sealgate binds the key too).
     #[arg(long, requires = "raw", value_name = "KEY")]
     pub data_key: Option<String>,
@@ -412,6 +412,6 @@ fn parse_scope(s: &str) -> Result<Scope, String> {
     s.parse()
 }
 
-fn parse_bitnami_scope(s: &str) -> Result<crate::import::BitnamiScope, String> {
+fn parse_bitnami_scope(s: &str) -> Result<crate::import::bitnami::BitnamiScope, String> {
     s.parse()
 }

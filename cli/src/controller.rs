@@ -4,49 +4,12 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use sealgate_cluster::ControllerService;
-use sealgate_core::{RecipientSet, manifest};
+use sealgate_core::manifest;
 use serde_json::Value;
 
 use crate::args::{ControllerArgs, ReencryptArgs, VerifyArgs};
+use crate::cluster::{fetch, runtime};
 use crate::files::{self, AtomicWrite};
-
-impl ControllerArgs {
-    fn service(&self) -> ControllerService {
-        ControllerService {
-            namespace: self.controller_namespace.clone(),
-            name: self.controller_name.clone(),
-            port: self.controller_port.clone(),
-        }
-    }
-}
-
-/// Whether a kubeconfig is at hand (KUBECONFIG names an existing file, or ~/.kube/config exists):
-/// then `seal` without recipients fetches them from the controller.
-pub fn kubeconfig_present(args: &ControllerArgs) -> bool {
-    if args.kubeconfig.is_some() {
-        return true;
-    }
-    if let Some(paths) = std::env::var_os("KUBECONFIG") {
-        return std::env::split_paths(&paths).any(|p| p.is_file());
-    }
-    std::env::home_dir().is_some_and(|h| h.join(".kube/config").is_file())
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-}
-
-/// The controller's recipients (active key first, then recovery recipients).
-pub fn fetch(args: &ControllerArgs) -> Result<RecipientSet> {
-    runtime()?.block_on(async {
-        let client = sealgate_cluster::connect(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
-        Ok(sealgate_cluster::fetch_recipients(&client, &args.service()).await?)
-    })
-}
 
 /// `sealgate recipient`: prints the controller's recipients, one per line.
 pub fn recipient(args: ControllerArgs) -> Result<()> {

@@ -154,11 +154,9 @@ pub fn recipients(args: &RecipientArgs) -> Result<RecipientSet> {
     {
         set = RecipientSet::parse_list(&env).with_context(|| names::ENV_RECIPIENTS.to_owned())?;
     }
-    let fetch = args.fetch || (set.is_empty() && crate::controller::kubeconfig_present(&args.controller));
+    let fetch = args.fetch || (set.is_empty() && crate::cluster::kubeconfig_present(&args.controller));
     if fetch {
-        set.extend(
-            crate::controller::fetch(&args.controller).context("fetching recipients from the cluster")?,
-        );
+        set.extend(crate::cluster::fetch(&args.controller).context("fetching recipients from the cluster")?);
     }
     if set.is_empty() {
         bail!(

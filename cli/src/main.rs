@@ -2,12 +2,14 @@
 //! manage age keys. Thin: reads input, calls `sealgate-core`, writes output.
 
 mod args;
+mod cluster;
 mod config;
 mod controller;
 mod files;
 mod import;
 mod inputs;
 mod keygen;
+mod objects;
 mod references;
 mod report;
 mod scan;

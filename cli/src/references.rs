@@ -9,8 +9,8 @@ use sealgate_core::refs::{RefError, Workload};
 
 use crate::config::Config;
 use crate::inputs::InputPath;
+use crate::objects::{Object, Pending};
 use crate::report::{Finding, Severity};
-use crate::validate::{Object, Pending};
 
 /// Adds the Secrets `.sealgate.yaml` declares as created elsewhere.
 pub fn declare(config: &Config, inventory: &mut MemoryInventory) -> Result<()> {

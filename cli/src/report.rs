@@ -366,7 +366,13 @@ mod tests {
     fn text_groups_by_file_and_summarises() {
         let f = sample();
         let out = text(&f, Summary::count(&f, 1, 2), false);
-        assert!(out.contains("  ./apps/api.yaml:12: error[missing-key] Deployment prod/api: Secret \"db-creds\" has no key \"password\" (spec.template.spec.containers[api].env[DB_PASSWORD])"), "{out}");
+        assert!(
+            out.contains(
+                "  ./apps/api.yaml:12: error[missing-key] Deployment prod/api: Secret \"db-creds\" \
+            has no key \"password\" (spec.template.spec.containers[api].env[DB_PASSWORD])"
+            ),
+            "{out}"
+        );
         assert!(
             out.ends_with("1 files, 2 objects: 1 errors, 1 warnings, 0 notes\n"),
             "{out}"

@@ -25,26 +25,10 @@ use crate::args::ValidateArgs;
 use crate::config::Config;
 use crate::files;
 use crate::inputs::{self, InputPath};
+use crate::objects::{Object, Pending};
 use crate::references;
 use crate::report::{self, Finding, Severity, Summary};
 use crate::scan::plaintext_finding;
-
-/// Where an object sits, and what it is: all that is kept of it after its checks.
-pub struct Object {
-    pub source: usize,
-    pub index: usize,
-    pub item: Option<usize>,
-    pub line: usize,
-    /// `Deployment prod/api`.
-    pub describe: String,
-}
-
-/// A finding whose line is still to be found from a field path.
-pub struct Pending {
-    pub object: usize,
-    pub field: Option<String>,
-    pub finding: Finding,
-}
 
 /// Everything gathered while reading the inputs.
 #[derive(Default)]

@@ -53,7 +53,10 @@ fn fake_cluster(recipient: String) -> FakeCluster {
     use std::io::Write;
     write!(
         kubeconfig,
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster: {{server: \"http://127.0.0.1:{port}\"}}\nusers:\n- name: u\n  user: {{token: t}}\ncontexts:\n- name: c\n  context: {{cluster: fake, user: u}}\ncurrent-context: c\n"
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster: {{server: \"http://127.0.0.1:{port}\"}}\
+            \nusers:\n- name: u\n  user: {{token: t}}\ncontexts:\n- name: c\
+            \n  context: {{cluster: fake, user: u}}\ncurrent-context: c\
+            \n"
     )
     .unwrap();
     FakeCluster { kubeconfig, posted }

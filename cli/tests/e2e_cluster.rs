@@ -74,7 +74,12 @@ fn validate_counts_what_the_cluster_provides() {
     let dir = tempfile::tempdir().unwrap();
     let deployment = |key: &str| {
         format!(
-            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: api, namespace: {}}}\nspec:\n  selector: {{matchLabels: {{app: api}}}}\n  template:\n    metadata: {{labels: {{app: api}}}}\n    spec:\n      containers:\n      - name: api\n        image: example\n        env:\n        - name: P\n          valueFrom: {{secretKeyRef: {{name: live-db, key: {key}}}}}\n",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: api, namespace: {}}}\
+                \nspec:\n  selector: {{matchLabels: {{app: api}}}}\n  template:\
+                \n    metadata: {{labels: {{app: api}}}}\n    spec:\n      containers:\
+                \n      - name: api\n        image: example\n        env:\
+                \n        - name: P\n          valueFrom: {{secretKeyRef: {{name: live-db, key: {key}}}}}\
+                \n",
             ns.name
         )
     };

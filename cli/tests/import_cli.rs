@@ -345,7 +345,9 @@ fn raw_values_import_as_raw_and_inside_a_hand_written_sealed_secret() {
         assert!(!sealed.contains('\n'), "one line: {out}");
         // The new value, pasted into a sealgate SealedSecret named and placed as it was sealed for.
         let manifest = format!(
-            "apiVersion: sealgate.dev/v1alpha1\nkind: SealedSecret\nmetadata: {{name: db-creds, namespace: shop, annotations: {{sealgate.dev/scope: {scope}}}}}\nspec:\n  encryptedData:\n    token: {sealed}\n"
+            "apiVersion: sealgate.dev/v1alpha1\nkind: SealedSecret\nmetadata: {{name: db-creds, namespace: \
+                shop, annotations: {{sealgate.dev/scope: {scope}}}}}\nspec:\
+                \n  encryptedData:\n    token: {sealed}\n"
         );
         let (_, data) = s.unseal(&manifest).remove(0);
         assert_eq!(data["token"], plaintext, "{file}");
@@ -464,7 +466,10 @@ fn key_secret_list() -> String {
             .join("\n")
     };
     let old = format!(
-        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: sealed-secrets-keyold\n  namespace: kube-system\n  labels: {{sealedsecrets.bitnami.com/sealed-secrets-key: active}}\ntype: kubernetes.io/tls\ndata:\n  tls.crt: {old_crt}\n  tls.key: {old_pem}\n"
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: sealed-secrets-keyold\
+            \n  namespace: kube-system\n  labels: {{sealedsecrets.bitnami.com/sealed-secrets-key: active}}\
+            \ntype: kubernetes.io/tls\ndata:\n  tls.crt: {old_crt}\n  tls.key: {old_pem}\
+            \n"
     );
     format!(
         "apiVersion: v1\nitems:\n{}\n{}\nkind: List\nmetadata:\n  resourceVersion: \"\"\n",

@@ -89,7 +89,11 @@ impl Sandbox {
 
 fn secret_yaml() -> String {
     format!(
-        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: prod\n  labels: {{app: db}}\n  annotations:\n    team: data\n    kubectl.kubernetes.io/last-applied-configuration: '{{\"stringData\":{{\"password\":\"{CANARY}\"}}}}'\ntype: Opaque\nimmutable: true\ndata:\n  user: YWRtaW4=\nstringData:\n  password: {CANARY}\n"
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: prod\
+            \n  labels: {{app: db}}\n  annotations:\n    team: data\n    kubectl.kubernetes.io/last-applied-configuration: \
+            '{{\"stringData\":{{\"password\":\"{CANARY}\"}}}}'\ntype: Opaque\
+            \nimmutable: true\ndata:\n  user: YWRtaW4=\nstringData:\n  password: {CANARY}\
+            \n"
     )
 }
 
@@ -160,7 +164,9 @@ fn seal_from_stdin_json_and_json_output() {
 #[test]
 fn multi_document_and_list_input() {
     let s = Sandbox::new();
-    let docs = "apiVersion: v1\nkind: Secret\nmetadata: {name: a, namespace: x}\nstringData: {k: '1'}\n---\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: b, namespace: x}\nstringData: {k: '2'}\n";
+    let docs = "apiVersion: v1\nkind: Secret\nmetadata: {name: a, namespace: x}\
+        \nstringData: {k: '1'}\n---\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: b, namespace: \
+        x}\nstringData: {k: '2'}\n";
     s.write("multi.yaml", docs);
     let out = s.ok(&["seal", "-r", &s.r1, "-f", "multi.yaml"]);
     assert_eq!(out.matches("kind: SealedSecret").count(), 2);
@@ -169,7 +175,10 @@ fn multi_document_and_list_input() {
     let back = s.unseal("k1.txt", "sealed.yaml");
     assert!(back.contains("name: a") && back.contains("name: b"));
 
-    let list = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Secret\n  metadata: {name: a, namespace: x}\n  stringData: {k: '1'}\n- apiVersion: v1\n  kind: Secret\n  metadata: {name: b, namespace: x}\n  stringData: {k: '2'}\n";
+    let list = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Secret\
+        \n  metadata: {name: a, namespace: x}\n  stringData: {k: '1'}\n- apiVersion: v1\
+        \n  kind: Secret\n  metadata: {name: b, namespace: x}\n  stringData: {k: '2'}\
+        \n";
     s.write("list.yaml", list);
     let out = s.ok(&["seal", "-r", &s.r1, "-f", "list.yaml", "-o", "json"]);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();

@@ -378,7 +378,10 @@ fn config_declares_disables_and_errors_by_line() {
     let d = dir.path();
     std::fs::write(
         d.join("app.yaml"),
-        "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: ns}\nspec:\n  imagePullSecrets: [{name: regcred}]\n  containers:\n  - name: c\n    env:\n    - name: A\n      valueFrom: {secretKeyRef: {name: vault-db, key: url}}\n",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: ns}\nspec:\
+            \n  imagePullSecrets: [{name: regcred}]\n  containers:\n  - name: c\
+            \n    env:\n    - name: A\n      valueFrom: {secretKeyRef: {name: vault-db, key: url}}\
+            \n",
     )
     .unwrap();
     let (code, out, _) = run(sealgate(d).args(["validate", "--format", "json", "."]));

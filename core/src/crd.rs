@@ -88,16 +88,19 @@ pub fn crd_yaml() -> String {
     format!("{header}{body}")
 }
 
-impl SealedSecret {
+impl SealedSecretSpec {
     /// Every data key the produced Secret will have: the sealed keys and the
     /// template keys.
     pub fn produced_keys(&self) -> impl Iterator<Item = &str> {
-        let templated = self.spec.template.iter().flat_map(|t| t.data.keys());
-        self.spec
-            .encrypted_data
-            .keys()
-            .chain(templated)
-            .map(String::as_str)
+        let templated = self.template.iter().flat_map(|t| t.data.keys());
+        self.encrypted_data.keys().chain(templated).map(String::as_str)
+    }
+}
+
+impl SealedSecret {
+    /// Every data key the produced Secret will have (see [`SealedSecretSpec::produced_keys`]).
+    pub fn produced_keys(&self) -> impl Iterator<Item = &str> {
+        self.spec.produced_keys()
     }
 
     /// The `Ready` condition, if the controller has written one.

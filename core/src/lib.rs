@@ -30,7 +30,6 @@
 
 pub mod crd;
 pub mod inventory;
-pub mod json;
 pub mod keys;
 pub mod manifest;
 pub mod names;

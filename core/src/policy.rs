@@ -30,7 +30,7 @@ use globset::{Glob, GlobMatcher};
 
 use crate::inventory::{Inventory, Keys, Provider, ProviderKind, Readiness};
 use crate::names;
-use crate::refs::{Glimpse, Head, ObjectRef, RefKind, SecretRef, Workload};
+use crate::refs::{ObjectRef, RefKind, SecretRef, Workload};
 
 /// How bad a finding is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -170,56 +170,6 @@ pub fn evaluate(workload: &Workload, inventory: &dyn Inventory) -> Vec<Finding> 
     findings
 }
 
-/// `true` when [`evaluate`] surely finds nothing for the workload `head` shows
-/// and the workload claims no exemption; told from the object's view with one
-/// [`Inventory::provides`] shortcut per reference, without building the workload
-/// or any provider. `false` only means "evaluate". On UPDATE a clean new version
-/// has nothing to split, so this answers both operations; it is how the webhook
-/// answers most reviews.
-pub fn passes_at_a_glance(head: &Head<'_>, inventory: &dyn Inventory) -> bool {
-    // sealgate's annotations (an exemption, Secrets expected from elsewhere) take the long way.
-    if head.annotations.is_some_and(|a| !a.is_empty()) {
-        return false;
-    }
-    let mut clean = true;
-    let walked = head.walk(&mut |r| {
-        clean = clean && reference_passes(inventory, head.namespace, r.secret, r.key, r.optional);
-    });
-    clean && walked.is_ok() && pull_secrets_pass(inventory, head.namespace, head.service_account)
-}
-
-/// [`passes_at_a_glance`] for a workload read as a [`Glimpse`] (which has no
-/// sealgate annotations), in `default_namespace` unless it names its own.
-pub fn glimpse_passes(glimpse: &Glimpse<'_>, default_namespace: &str, inventory: &dyn Inventory) -> bool {
-    let namespace = glimpse.namespace(default_namespace);
-    glimpse
-        .refs()
-        .iter()
-        .all(|r| reference_passes(inventory, namespace, r.secret, r.key, r.optional))
-        && pull_secrets_pass(inventory, namespace, glimpse.service_account())
-}
-
-/// A reference surely without a finding: named, and optional or provided.
-fn reference_passes(
-    inventory: &dyn Inventory,
-    namespace: &str,
-    secret: &str,
-    key: Option<&str>,
-    optional: bool,
-) -> bool {
-    !secret.is_empty() && key != Some("") && (optional || inventory.provides(namespace, secret, key))
-}
-
-/// The service account's pull secrets surely without a finding.
-fn pull_secrets_pass(inventory: &dyn Inventory, namespace: &str, service_account: &str) -> bool {
-    inventory
-        .service_account_pull_secrets(namespace, service_account)
-        .is_none_or(|pull| {
-            pull.iter()
-                .all(|s| reference_passes(inventory, namespace, s, None, false))
-        })
-}
-
 /// Findings for the new version of a workload, split by whether the update introduced them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct UpdateFindings {
@@ -357,10 +307,8 @@ impl Check<'_> {
             return;
         }
         // The common case, answered without building providers.
-        if self
-            .inventory
-            .provides(&self.object.namespace, &r.secret, r.key.as_deref())
-        {
+        let key = r.key.as_deref();
+        if self.inventory.provides(&self.object.namespace, &r.secret, key) {
             return;
         }
 
@@ -374,6 +322,10 @@ impl Check<'_> {
                 readiness: Readiness::Unknown,
             });
         }
+        if providers.iter().any(|p| p.serves(key)) {
+            return;
+        }
+        // Not provided: say why.
         let (working, failed): (Vec<&Provider>, Vec<&Provider>) = providers
             .iter()
             .partition(|p| !matches!(p.readiness, Readiness::Failed { .. }));
@@ -402,10 +354,7 @@ impl Check<'_> {
             return;
         }
 
-        let Some(key) = r.key.as_deref() else { return };
-        if working.iter().any(|p| p.has_key(key) == Some(true)) {
-            return;
-        }
+        let Some(key) = key else { return };
         if let Some(p) = working.iter().find(|p| p.keys == Keys::Unknown) {
             let message = if p.kind == ProviderKind::Secret {
                 format!(
@@ -508,8 +457,7 @@ mod tests {
     }
 
     #[test]
-    fn a_glance_passes_only_what_evaluate_finds_clean() {
-        use crate::refs::WorkloadView;
+    fn read_from_text_a_workload_is_clean_only_when_everything_is_provided() {
         let inv = inventory(json!([
             secret("db", &["user", "password"]),
             secret("tls", &["tls.crt"]),
@@ -584,18 +532,11 @@ mod tests {
                 "metadata": {"name": "api", "namespace": "prod", "annotations": annotations},
                 "spec": {"template": {"spec": spec}}});
             let text = obj.to_string();
-            let view: WorkloadView = serde_json::from_str(&text).unwrap();
-            let head = view.head(("", ""), "default").unwrap();
-            let glance = head.is_some_and(|h| passes_at_a_glance(&h, &inv));
-            assert_eq!(glance, expected, "{obj}");
-            let long_way = match extract(&obj, "default") {
+            let clean = match crate::refs::extract_json(&text, ("", ""), "default") {
                 Ok(Some(w)) => evaluate(&w, &inv).is_empty() && exemption(&w).is_none(),
                 _ => false,
             };
-            assert!(
-                !glance || long_way,
-                "a glance passed what evaluate does not: {obj}"
-            );
+            assert_eq!(clean, expected, "{obj}");
         }
     }
 

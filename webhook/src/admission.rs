@@ -7,9 +7,8 @@ use std::str::FromStr;
 use kube::core::DynamicObject;
 use kube::core::admission::{AdmissionResponse, AdmissionReview};
 use sealgate_core::inventory::Inventory;
-use sealgate_core::json::{self, Reader, Unsure};
 use sealgate_core::policy::{self, Finding, Severity};
-use sealgate_core::refs::{self, Glimpse, RefError, Workload, WorkloadView};
+use sealgate_core::refs::{self, Workload, WorkloadView};
 use serde_json::value::RawValue;
 
 /// What the webhook does with problems in a namespace.
@@ -125,12 +124,11 @@ pub struct Answer {
     pub verdict: Verdict,
 }
 
-/// The parts of an AdmissionReview request the decision needs, borrowed from the
-/// body. `O` is how the object is read: in the same pass, as a [`WorkloadView`],
-/// or, when that fails (a repeated key), kept as text.
+/// The parts of an AdmissionReview request the decision needs, read by serde
+/// straight off the body, borrowing from it.
 #[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase", bound(deserialize = "O: serde::Deserialize<'de>"))]
-struct RequestBody<'a, O> {
+#[serde(rename_all = "camelCase")]
+struct RequestBody<'a> {
     #[serde(borrow)]
     uid: Cow<'a, str>,
     #[serde(borrow)]
@@ -141,15 +139,11 @@ struct RequestBody<'a, O> {
     namespace: Option<Cow<'a, str>>,
     #[serde(borrow)]
     operation: Cow<'a, str>,
-    #[serde(default = "none")]
-    object: Option<O>,
-    /// Needed only when the object does not pass at a glance: kept as text until then.
+    #[serde(default, borrow)]
+    object: Option<Object<'a>>,
+    /// Needed only on UPDATE, when the new object has findings: kept as text until then.
     #[serde(default, borrow)]
     old_object: Option<&'a RawValue>,
-}
-
-fn none<O>() -> Option<O> {
-    None
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -163,189 +157,25 @@ struct Gvk<'a> {
 }
 
 #[derive(serde::Deserialize)]
-#[serde(bound(deserialize = "O: serde::Deserialize<'de>"))]
-struct ReviewBody<'a, O> {
-    #[serde(default = "none", borrow)]
-    request: Option<RequestBody<'a, O>>,
+struct ReviewBody<'a> {
+    #[serde(default, borrow)]
+    request: Option<RequestBody<'a>>,
 }
 
-impl<'a, O> RequestBody<'a, O> {
-    fn map_object(self, f: fn(O) -> Object<'a>) -> Request<'a> {
-        Request {
-            uid: self.uid,
-            kind: self.kind,
-            name: self.name,
-            namespace: self.namespace,
-            operation: self.operation,
-            object: self.object.map(f),
-            old_object: self.old_object.map(RawValue::get),
-        }
-    }
+/// The review's `object`: its text, and the typed model read from it, or why
+/// it could not be read (kept, so the review is answered rather than refused).
+struct Object<'a> {
+    text: &'a str,
+    view: Result<WorkloadView<'a>, serde_json::Error>,
 }
 
-/// The request as read, by the pull reader or by serde.
-#[derive(Debug)]
-struct Request<'a> {
-    uid: Cow<'a, str>,
-    kind: Gvk<'a>,
-    name: Option<Cow<'a, str>>,
-    namespace: Option<Cow<'a, str>>,
-    operation: Cow<'a, str>,
-    object: Option<Object<'a>>,
-    old_object: Option<&'a str>,
-}
-
-impl<'a> Request<'a> {
-    /// The review's request read by the pull reader, as serde reads a [`ReviewBody`]
-    /// (`None`: the review has no request); [`Unsure`]: read it with serde.
-    /// With `glimpse`, a plain workload is read as a [`Glimpse`], not as a view.
-    fn pull(body: &'a str, glimpse: bool) -> json::Result<Option<Self>> {
-        let mut r = Reader::new(body);
-        let mut request = None;
-        let mut seen = false;
-        r.object(|r, key| match key {
-            "request" if !std::mem::replace(&mut seen, true) => {
-                if r.peek()? == b'n' {
-                    r.null()
-                } else {
-                    request = Some(Self::pull_request(r, glimpse)?);
-                    Ok(())
-                }
-            }
-            "request" => Err(Unsure),
-            _ => r.skip(),
-        })?;
-        r.finish()?;
-        Ok(request)
-    }
-
-    fn pull_request(r: &mut Reader<'a>, glimpse: bool) -> json::Result<Self> {
-        let (mut uid, mut kind, mut operation) = (None, None, None);
-        let (mut name, mut namespace, mut object, mut old_object) = (None, None, None, None);
-        let mut seen = 0u8;
-        r.object(|r, key| {
-            let bit = match key {
-                "uid" => 1,
-                "kind" => 2,
-                "name" => 4,
-                "namespace" => 8,
-                "operation" => 16,
-                "object" => 32,
-                "oldObject" => 64,
-                _ => return r.skip(),
-            };
-            if seen & bit != 0 {
-                return Err(Unsure);
-            }
-            seen |= bit;
-            let null = r.peek()? == b'n';
-            if null && bit & (4 | 8 | 32 | 64) != 0 {
-                // Optional fields: null is absent.
-                return r.null();
-            }
-            match bit {
-                1 => uid = Some(r.string()?),
-                2 => kind = Some(Gvk::pull(r)?),
-                4 => name = Some(r.string()?),
-                8 => namespace = Some(r.string()?),
-                16 => operation = Some(r.string()?),
-                32 => object = Some(Object::pull(r, glimpse)?),
-                _ => old_object = Some(r.raw()?),
-            }
-            Ok(())
-        })?;
-        Ok(Request {
-            uid: uid.ok_or(Unsure)?,
-            kind: kind.ok_or(Unsure)?,
-            name,
-            namespace,
-            operation: operation.ok_or(Unsure)?,
-            object,
-            old_object,
-        })
-    }
-}
-
-impl<'a> Gvk<'a> {
-    fn pull(r: &mut Reader<'a>) -> json::Result<Self> {
-        let (mut group, mut version, mut kind) = (None, None, None);
-        r.object(|r, key| {
-            let field = match key {
-                "group" => &mut group,
-                "version" => &mut version,
-                "kind" => &mut kind,
-                _ => return r.skip(),
-            };
-            if field.is_some() {
-                return Err(Unsure);
-            }
-            *field = Some(r.string()?);
-            Ok(())
-        })?;
-        Ok(Gvk {
-            group: group.unwrap_or_default(),
-            version: version.ok_or(Unsure)?,
-            kind: kind.ok_or(Unsure)?,
-        })
-    }
-}
-
-/// The review's `object`, read in the first pass or kept as text.
-#[derive(Debug)]
-enum Object<'a> {
-    /// The view and its text. Boxed: the view is large, and most reviews have a
-    /// glimpse instead.
-    Read(Box<WorkloadView<'a>>, &'a str),
-    /// A plain workload read for the glance, and its text.
-    Glimpsed(Glimpse<'a>, &'a str),
-    Text(&'a RawValue),
-}
-
-impl<'a> Object<'a> {
-    /// The object at the reader's position: with `glimpse`, as a [`Glimpse`] when it
-    /// is a plain workload (most are), else as a view.
-    fn pull(r: &mut Reader<'a>, glimpse: bool) -> json::Result<Self> {
-        if glimpse {
-            let mut trial = r.clone();
-            if let Ok((glimpse, text)) = trial.spanned(Glimpse::read) {
-                *r = trial;
-                return Ok(Object::Glimpsed(glimpse, text));
-            }
-        }
-        r.spanned(WorkloadView::read)
-            .map(|(view, text)| Object::Read(Box::new(view), text))
-    }
-
-    fn text(&self) -> &'a str {
-        match self {
-            Object::Read(_, text) | Object::Glimpsed(_, text) => text,
-            Object::Text(raw) => raw.get(),
-        }
-    }
-
-    fn extract(&self, type_: (&str, &str), namespace: &str) -> Result<Option<Workload>, RefError> {
-        match self {
-            Object::Read(view, _) => view.extract(type_, namespace),
-            Object::Glimpsed(_, text) => refs::extract_json(text, type_, namespace),
-            Object::Text(raw) => refs::extract_json(raw.get(), type_, namespace),
-        }
-    }
-}
-
-/// The object as serde reads it: its text, then the view from that text.
-struct Viewed<'a>(WorkloadView<'a>, &'a str);
-
-impl<'de: 'a, 'a> serde::Deserialize<'de> for Viewed<'a> {
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Object<'a> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = <&'de RawValue>::deserialize(d)?;
-        let view = serde_json::from_str(raw.get()).map_err(serde::de::Error::custom)?;
-        Ok(Viewed(view, raw.get()))
-    }
-}
-
-impl<'a> Viewed<'a> {
-    fn into_object(self) -> Object<'a> {
-        Object::Read(Box::new(self.0), self.1)
+        let text = <&'de RawValue>::deserialize(d)?.get();
+        Ok(Object {
+            text,
+            view: serde_json::from_str(text),
+        })
     }
 }
 
@@ -358,7 +188,7 @@ pub struct Review<'a> {
     operation: &'static str,
     api_version: Cow<'a, str>,
     object: Option<Object<'a>>,
-    old_object: Option<&'a str>,
+    old_object: Option<&'a RawValue>,
 }
 
 /// What a review is about, for the decision: read once, before key names are fetched.
@@ -399,19 +229,6 @@ impl Subject {
     }
 }
 
-/// The request as the pull reader reads `body` (`None`: it leaves the body to serde)
-/// and as serde reads it, for tests that hold the two together.
-#[cfg(test)]
-pub(crate) fn both_reads(body: &str) -> (Option<String>, Result<String, String>) {
-    let pulled = Request::pull(body, false).ok().map(|r| format!("{r:?}"));
-    let serde = match serde_json::from_str::<ReviewBody<'_, Viewed<'_>>>(body) {
-        Ok(review) => Ok(review.request.map(|r| r.map_object(Viewed::into_object))),
-        Err(_) => serde_json::from_str::<ReviewBody<'_, &RawValue>>(body)
-            .map(|review| review.request.map(|r| r.map_object(Object::Text))),
-    };
-    (pulled, serde.map(|r| format!("{r:?}")).map_err(|e| e.to_string()))
-}
-
 /// `group/version`, or `version` for the core group; the workload groups' without
 /// allocating.
 fn api_version<'a>(group: Cow<'a, str>, version: Cow<'a, str>) -> Cow<'a, str> {
@@ -433,33 +250,10 @@ pub struct BadReview(String);
 impl<'a> Review<'a> {
     /// Parses a request body; `Ok(Err(answer))` for a review without a request.
     pub fn parse(body: &'a [u8]) -> Result<Result<Review<'a>, Answer>, BadReview> {
-        Self::parse_with(body, false)
-    }
-
-    /// [`Review::parse`] for [`Review::allow_at_a_glance`]: a plain workload is read
-    /// only as far as the glance needs. The same answers, errors included; the full
-    /// decision on such a review reads its object again.
-    pub fn parse_for_glance(body: &'a [u8]) -> Result<Result<Review<'a>, Answer>, BadReview> {
-        Self::parse_with(body, true)
-    }
-
-    fn parse_with(body: &'a [u8], glimpse: bool) -> Result<Result<Review<'a>, Answer>, BadReview> {
         // Checked as UTF-8 once here rather than string by string in the parser.
         let body = std::str::from_utf8(body).map_err(|e| BadReview(format!("not UTF-8: {e}")))?;
-        let bad = |e: serde_json::Error| {
-            let text = e.to_string();
-            BadReview(text.split(" at line ").next().unwrap_or(&text).to_owned())
-        };
-        let review = match Request::pull(body, glimpse) {
-            Ok(request) => request,
-            Err(Unsure) => match serde_json::from_str::<ReviewBody<'a, Viewed<'a>>>(body) {
-                Ok(review) => review.request.map(|r| r.map_object(Viewed::into_object)),
-                Err(_) => serde_json::from_str::<ReviewBody<'a, &'a RawValue>>(body)
-                    .map_err(bad)?
-                    .request
-                    .map(|r| r.map_object(Object::Text)),
-            },
-        };
+        let review = serde_json::from_str::<ReviewBody<'a>>(body).map_err(|e| BadReview(first_part(&e)))?;
+        let review = review.request;
         let Some(req) = review else {
             return Ok(Err(Answer {
                 reply: Reply::Review(Box::new(
@@ -494,13 +288,6 @@ impl<'a> Review<'a> {
         }))
     }
 
-    /// Whether the object was read as a glimpse, for tests that must know the
-    /// quick read happens.
-    #[cfg(test)]
-    pub(crate) fn glimpsed(&self) -> bool {
-        matches!(self.object, Some(Object::Glimpsed(..)))
-    }
-
     /// Namespace of the request.
     pub fn namespace(&self) -> &str {
         &self.namespace
@@ -511,26 +298,6 @@ impl<'a> Review<'a> {
         matches!(self.operation, "CREATE" | "UPDATE")
             && mode != Mode::Off
             && refs::pod_spec_path(&self.api_version, &self.kind).is_some()
-    }
-
-    /// The answer when the workload surely passes ([`policy::passes_at_a_glance`]), told
-    /// without building it; most reviews are. `None`: take [`Review::subject`] and
-    /// [`Review::decide`], which give the same answer for such a workload.
-    pub fn allow_at_a_glance(&self, mode: Mode, inventory: &dyn Inventory) -> Option<Answer> {
-        if !self.checked(mode) {
-            return None;
-        }
-        let passes = match self.object.as_ref()? {
-            Object::Glimpsed(glimpse, _) => policy::glimpse_passes(glimpse, &self.namespace, inventory),
-            Object::Read(view, _) => {
-                let head = view
-                    .head((&self.api_version, &self.kind), &self.namespace)
-                    .ok()??;
-                policy::passes_at_a_glance(&head, inventory)
-            }
-            Object::Text(_) => false,
-        };
-        passes.then(|| self.allowed(Verdict::Allowed))
     }
 
     fn answer(&self, response: AdmissionResponse, verdict: Verdict) -> Answer {
@@ -572,27 +339,28 @@ impl<'a> Review<'a> {
             return unreadable("the request has no object");
         };
         let type_ = (&*self.api_version, &**kind);
-        match object.extract(type_, namespace) {
+        let view = match &object.view {
+            Ok(view) => view,
+            // Text serde_json cannot read (the API server never sends it): refused in every mode.
+            Err(e) if e.is_syntax() || e.is_eof() => {
+                let why = format!("it is not JSON that can be read ({})", first_part(e));
+                return Subject::Malformed(message(&why));
+            }
+            // JSON the model does not read (a repeated field): the deserialization error.
+            Err(e) => return unreadable(&first_part(e)),
+        };
+        match view.extract(type_, namespace) {
             Ok(Some(new)) => Subject::Workload {
                 new,
                 // An old object that does not read is left out: the update is then
                 // judged as a creation, which blocks more, never less.
                 old: self
                     .old_object
-                    .and_then(|o| refs::extract_json(o, type_, namespace).ok().flatten()),
+                    .and_then(|o| refs::extract_json(o.get(), type_, namespace).ok().flatten()),
             },
             // Not a JSON object, or one that says it is of a kind sealgate does not check.
-            Ok(None) => unreadable(&other_type(object.text(), type_)),
-            Err(e) if e.field.is_empty() => match serde_json::from_str::<serde_json::Value>(object.text()) {
-                Ok(_) => unreadable(&other_type(object.text(), type_)),
-                Err(e) => {
-                    let e = e.to_string();
-                    Subject::Malformed(message(&format!(
-                        "it is not JSON that can be read ({})",
-                        e.split(" at line ").next().unwrap_or(&e)
-                    )))
-                }
-            },
+            Ok(None) => unreadable(&other_type(object.text, type_)),
+            Err(e) if e.field.is_empty() => unreadable(&other_type(object.text, type_)),
             Err(e) => unreadable(&format!("not a valid {kind}: {e}")),
         }
     }
@@ -659,6 +427,12 @@ impl<'a> Review<'a> {
             }
         }
     }
+}
+
+/// A serde_json error without its position (the body is one line).
+fn first_part(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    text.split(" at line ").next().unwrap_or(&text).to_owned()
 }
 
 /// Why `text`, JSON that is not read as a workload, is not one: not a JSON object,

@@ -1,8 +1,11 @@
 //! The live inventory: watch caches ([`crate::index`]) of Secret metadata
 //! (never values; of that, only the key stamp is kept), SealedSecrets,
-//! ServiceAccounts' image pull secrets and Namespaces' admission label, plus
-//! kube-rs reflectors of Certificates and ExternalSecrets when their CRDs are
-//! installed.
+//! ServiceAccounts' image pull secrets and Namespaces' admission label, and of
+//! Certificates and ExternalSecrets when their CRDs are installed. Every cache
+//! keeps, of each object, what a review reads: a Secret or SealedSecret as its
+//! [`Provider`], a Certificate or ExternalSecret as the Secret it produces and
+//! its provider, made once when the watch event arrives. Whether a provider
+//! serves a key is the one rule of core, [`Provider::serves`].
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
@@ -13,22 +16,25 @@ use k8s_openapi::api::core::v1::{Namespace, Secret, ServiceAccount};
 use kube::Client;
 use kube::api::{Api, ListParams, PartialObjectMeta};
 use kube::core::{ApiResource, DynamicObject, GroupVersionKind};
-use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
-use sealgate_core::inventory::{self, Inventory, Keys, MemoryInventory, Provider, ProviderKind};
+use sealgate_core::inventory::{self, Inventory, Keys, Provider, ProviderKind};
 use sealgate_core::{SealedSecret, names};
 use zeroize::Zeroize;
 
 use crate::admission::Mode;
 use crate::index::{Index, Names, Snapshot};
 
-/// Watch caches of optional provider kinds: (apiVersion, kind, cache).
-type OptionalStores = Arc<RwLock<Vec<(String, String, Store<DynamicObject>)>>>;
+/// What is kept of a Certificate or ExternalSecret: the Secret it produces and
+/// itself as its provider (`None`: it produces none).
+type Produces = Option<(String, Provider)>;
+
+/// Watch caches of optional provider kinds: (kind, cache).
+type OptionalStores = Arc<RwLock<Vec<(String, Index<Produces>)>>>;
 
 /// Watch caches and what they answer.
 #[derive(Clone)]
 pub struct Caches {
-    secrets: Index<KeyStamp>,
+    secrets: Index<Provider>,
     /// A SealedSecret as a provider: the keys it seals and whether it unseals, not
     /// its ciphertext.
     sealed: Index<Provider>,
@@ -39,32 +45,42 @@ pub struct Caches {
     optional: OptionalStores,
 }
 
-/// What the caches keep of a Secret: the controller's `sealgate.dev/keys` stamp,
-/// if it has one. Its other metadata (managedFields, a last-applied annotation) is
-/// most of a Secret's metadata and is never read, so it is dropped on arrival.
-/// The stamp is kept as [`inventory::parse_key_stamp`] reads it (trimmed, sorted,
-/// no empty names), joined by commas, so a review finds a key with a plain split.
-#[derive(Debug)]
-struct KeyStamp(Option<Box<str>>);
+/// What the caches keep of a Secret: itself as a provider, with the keys of the
+/// controller's `sealgate.dev/keys` stamp if it has one. Its other metadata (managedFields,
+/// a last-applied annotation) is most of a Secret's metadata and is never read, so it is
+/// dropped on arrival.
+fn secret_provider(secret: PartialObjectMeta<Secret>) -> Provider {
+    let meta = secret.metadata;
+    let stamp = meta
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(names::ANNOTATION_KEYS));
+    let (namespace, name) = (meta.namespace.as_deref(), meta.name.as_deref());
+    inventory::secret_metadata_provider(
+        stamp.map(String::as_str),
+        namespace.unwrap_or(""),
+        name.unwrap_or(""),
+    )
+}
 
-impl KeyStamp {
-    fn of(secret: PartialObjectMeta<Secret>) -> Self {
-        let stamp = secret
-            .metadata
-            .annotations
-            .and_then(|mut a| a.remove(names::ANNOTATION_KEYS));
-        let keys = stamp.map(|s| inventory::parse_key_stamp(&s).into_iter().collect::<Vec<_>>());
-        // Key names never hold commas (Kubernetes allows `[-._a-zA-Z0-9]`).
-        KeyStamp(keys.map(|k| k.join(",").into_boxed_str()))
-    }
+/// A Certificate's or ExternalSecret's produced Secret and provider, as
+/// [`inventory::certificate_provider`] and [`inventory::external_secret_provider`] read them.
+fn produces(object: DynamicObject, provider: ProducedBy) -> Produces {
+    let namespace = object.metadata.namespace.clone().unwrap_or_default();
+    let name = object.metadata.name.clone().unwrap_or_default();
+    let value = serde_json::to_value(object).ok()?;
+    provider(&value, &namespace, name)
+}
 
-    /// Whether the Secret surely has `key` (`None`: the Secret as a whole).
-    fn serves(&self, key: Option<&str>) -> bool {
-        key.is_none_or(|k| {
-            let names = self.0.as_deref().unwrap_or_default().as_bytes();
-            !k.is_empty() && names.split(|&b| b == b',').any(|n| n == k.as_bytes())
-        })
-    }
+/// How a kind's object says which Secret it produces.
+type ProducedBy = fn(&serde_json::Value, &str, String) -> Option<(String, Provider)>;
+
+fn certificate(object: DynamicObject) -> Produces {
+    produces(object, inventory::certificate_provider)
+}
+
+fn external_secret(object: DynamicObject) -> Produces {
+    produces(object, inventory::external_secret_provider)
 }
 
 fn sealed_provider(sealed: SealedSecret) -> Provider {
@@ -88,7 +104,7 @@ impl Caches {
     /// [`Caches::wait_synced`] resolves when every cache has its first full list.
     pub fn spawn(client: Client) -> Self {
         let caches = Caches {
-            secrets: spawn_index(Api::all(client.clone()), KeyStamp::of),
+            secrets: spawn_index(Api::all(client.clone()), secret_provider),
             sealed: spawn_index(Api::all(client.clone()), sealed_provider),
             accounts: spawn_index(Api::all(client.clone()), pull_secrets),
             namespaces: spawn_index(Api::all(client.clone()), admission_label),
@@ -107,7 +123,7 @@ impl Caches {
         namespaces: Vec<PartialObjectMeta<Namespace>>,
     ) -> Self {
         Caches {
-            secrets: listed(secrets, KeyStamp::of),
+            secrets: listed(secrets, secret_provider),
             sealed: listed(sealed, sealed_provider),
             accounts: listed(accounts, pull_secrets),
             namespaces: listed(namespaces, admission_label),
@@ -137,7 +153,7 @@ impl Caches {
         let secrets = self.secrets.read();
         let mut out: Vec<(String, String)> = wanted
             .iter()
-            .filter(|(ns, name)| secrets.get(ns, name).is_some_and(|stamp| stamp.0.is_none()))
+            .filter(|(ns, name)| secrets.get(ns, name).is_some_and(|p| p.keys == Keys::Unknown))
             .cloned()
             .collect();
         out.sort();
@@ -238,8 +254,13 @@ async fn watch_optional_kinds(client: Client, optional: OptionalStores) {
         for (group, versions, kind, plural) in sealgate_cluster::OPTIONAL_KINDS {
             let watching = optional
                 .read()
-                .map(|o| o.iter().any(|(_, k, _)| k == kind))
+                .map(|o| o.iter().any(|(k, _)| k == kind))
                 .unwrap_or(false);
+            let keep: fn(DynamicObject) -> Produces = match *kind {
+                "Certificate" => certificate,
+                "ExternalSecret" => external_secret,
+                _ => continue,
+            };
             if watching {
                 continue;
             }
@@ -248,19 +269,21 @@ async fn watch_optional_kinds(client: Client, optional: OptionalStores) {
                 .map(|(api_version, ar)| (api_version, Api::<DynamicObject>::all_with(client.clone(), &ar)));
             match found {
                 Some((api_version, api)) => {
-                    let writer = reflector::store::Writer::new(writer_type(&api_version, kind, plural));
-                    let store = writer.as_reader();
-                    let stream =
-                        reflector::reflector(writer, watcher(api, watcher::Config::default().any_semantic()))
-                            .default_backoff()
-                            .applied_objects();
+                    let index = Index::default();
+                    let mut writer = index.writer(keep);
+                    let stream = watcher(api, watcher::Config::default().any_semantic()).default_backoff();
                     tokio::spawn(async move {
                         futures::pin_mut!(stream);
-                        while stream.next().await.is_some() {}
+                        while let Some(item) = stream.next().await {
+                            match item {
+                                Ok(event) => writer.apply(event),
+                                Err(e) => tracing::warn!(error = %e, "watch error; retrying"),
+                            }
+                        }
                     });
                     tracing::info!(kind, %api_version, "watching provider kind");
                     if let Ok(mut o) = optional.write() {
-                        o.push((api_version, (*kind).to_owned(), store));
+                        o.push(((*kind).to_owned(), index));
                     }
                 }
                 None => {
@@ -295,14 +318,9 @@ pub async fn served_version(
     None
 }
 
-fn writer_type(api_version: &str, kind: &str, plural: &str) -> ApiResource {
-    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
-    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural)
-}
-
 /// The caches read once: see [`Caches::view`].
 pub struct View<'a> {
-    secrets: Snapshot<'a, KeyStamp>,
+    secrets: Snapshot<'a, Provider>,
     sealed: Snapshot<'a, Provider>,
     accounts: Snapshot<'a, Box<[String]>>,
     optional: &'a OptionalStores,
@@ -325,18 +343,18 @@ impl<'a> View<'a> {
 pub struct Near<'v> {
     view: &'v View<'v>,
     namespace: &'v str,
-    secrets: Names<'v, KeyStamp>,
+    secrets: Names<'v, Provider>,
     sealed: Names<'v, Provider>,
 }
 
-/// Whether a Secret or SealedSecret surely serves `key` (see [`Inventory::provides`]);
-/// the SealedSecret is looked up only when the Secret does not serve.
+/// Whether a Secret or SealedSecret serves `key` ([`Provider::serves`]); the
+/// SealedSecret is looked up only when the Secret does not serve.
 fn serves<'c>(
-    secret: Option<&KeyStamp>,
+    secret: Option<&Provider>,
     sealed: impl FnOnce() -> Option<&'c Provider>,
     key: Option<&str>,
 ) -> bool {
-    secret.is_some_and(|stamp| stamp.serves(key)) || sealed().is_some_and(|sealed| sealed.serves(key))
+    secret.is_some_and(|p| p.serves(key)) || sealed().is_some_and(|p| p.serves(key))
 }
 
 impl Inventory for Near<'_> {
@@ -367,33 +385,17 @@ impl Inventory for View<'_> {
 
     fn providers(&self, namespace: &str, name: &str) -> Vec<Provider> {
         let mut out = Vec::new();
-        if let Some(stamp) = self.secrets.get(namespace, name) {
-            out.push(inventory::secret_metadata_provider(
-                stamp.0.as_deref(),
-                namespace,
-                name,
-            ));
-        }
-        if let Some(sealed) = self.sealed.get(namespace, name) {
-            out.push(sealed.clone());
-        }
+        out.extend(self.secrets.get(namespace, name).cloned());
+        out.extend(self.sealed.get(namespace, name).cloned());
         let optional = self.optional.read().map(|o| o.clone()).unwrap_or_default();
-        if !optional.is_empty() {
-            let mut inv = MemoryInventory::new();
-            for (api_version, kind, store) in &optional {
-                for obj in store
-                    .state()
-                    .iter()
-                    .filter(|o| o.metadata.namespace.as_deref() == Some(namespace))
-                {
-                    if let Ok(mut v) = serde_json::to_value(obj.as_ref()) {
-                        v["apiVersion"] = api_version.clone().into();
-                        v["kind"] = kind.clone().into();
-                        inv.add_object(&v, namespace);
-                    }
-                }
-            }
-            out.extend(inv.providers(namespace, name));
+        for (_, index) in &optional {
+            let produced = index.read();
+            let by_name = produced.in_namespace(namespace).flatten();
+            out.extend(
+                by_name
+                    .filter(|(secret, _)| secret == name)
+                    .map(|(_, p)| p.clone()),
+            );
         }
         out
     }
@@ -577,7 +579,8 @@ mod tests {
             &[("app", "api")],
         );
         busy.metadata.managed_fields = Some(vec![Default::default()]);
-        assert_eq!(KeyStamp::of(busy).0.as_deref(), Some("a"));
+        let kept = inventory::secret_metadata_provider(Some("a"), "prod", "busy");
+        assert_eq!(secret_provider(busy), kept);
         assert_eq!(caches.providers("prod", "stamped")[0].has_key("b"), Some(true));
         assert_eq!(caches.providers("prod", "plain")[0].keys, Keys::Unknown);
         assert_eq!(caches.providers("prod", "sealed")[0].has_key("token"), Some(true));
@@ -601,6 +604,38 @@ mod tests {
             caches.unknown_key_secrets(&wanted),
             vec![("prod".to_owned(), "plain".to_owned())]
         );
+    }
+
+    #[test]
+    fn certificates_and_external_secrets_are_kept_by_the_secret_they_produce() {
+        let object = |v: serde_json::Value| serde_json::from_value::<DynamicObject>(v).unwrap();
+        let cert = object(
+            serde_json::json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+            "metadata": {"name": "api", "namespace": "prod"}, "spec": {"secretName": "api-tls"}}),
+        );
+        let es = object(
+            serde_json::json!({"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+            "metadata": {"name": "db", "namespace": "prod"},
+            "spec": {"target": {"name": "db-creds"}, "data": [{"secretKey": "password"}]}}),
+        );
+        let none = object(
+            serde_json::json!({"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+            "metadata": {"name": "orphan", "namespace": "prod"}, "spec": {"target": {"creationPolicy": "None"}}}),
+        );
+        let caches = Caches::from_lists(vec![], vec![], vec![], vec![]);
+        if let Ok(mut optional) = caches.optional.write() {
+            optional.push(("Certificate".into(), listed(vec![cert], certificate)));
+            optional.push(("ExternalSecret".into(), listed(vec![es, none], external_secret)));
+        }
+        let tls = caches.providers("prod", "api-tls");
+        assert_eq!(tls.len(), 1);
+        assert_eq!(tls[0].to_string(), "Certificate prod/api");
+        assert!(tls[0].serves(Some("tls.crt")));
+        let db = caches.providers("prod", "db-creds");
+        assert_eq!(db[0].to_string(), "ExternalSecret prod/db");
+        assert!(db[0].serves(Some("password")) && !db[0].serves(Some("user")));
+        assert!(caches.providers("prod", "orphan").is_empty());
+        assert!(caches.providers("dev", "api-tls").is_empty());
     }
 
     #[tokio::test]

@@ -11,6 +11,7 @@
 pub mod admission;
 pub mod cache;
 pub mod certs;
+pub mod flow;
 pub mod http;
 pub mod index;
 pub mod metrics;

@@ -50,7 +50,12 @@ impl Drop for Env {
 
 fn deployment(ns: &str, name: &str, secret: &str) -> String {
     format!(
-        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n  replicas: 1\n  selector: {{matchLabels: {{app: {name}}}}}\n  template:\n    metadata: {{labels: {{app: {name}}}}}\n    spec:\n      containers:\n      - name: app\n        image: example.invalid/app:1\n        env:\n        - name: PASSWORD\n          valueFrom: {{secretKeyRef: {{name: {secret}, key: password}}}}\n"
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {name}, namespace: {ns}}}\
+            \nspec:\n  replicas: 1\n  selector: {{matchLabels: {{app: {name}}}}}\
+            \n  template:\n    metadata: {{labels: {{app: {name}}}}}\n    spec:\
+            \n      containers:\n      - name: app\n        image: example.invalid/app:1\
+            \n        env:\n        - name: PASSWORD\n          valueFrom: {{secretKeyRef: {{name: {secret}, \
+            key: password}}}}\n"
     )
 }
 
@@ -131,7 +136,14 @@ fn the_webhook_gates_deployments_in_a_real_cluster() {
         base64::engine::general_purpose::STANDARD.encode(ca_cert.pem())
     };
     let config = format!(
-        "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingWebhookConfiguration\nmetadata: {{name: {}}}\nwebhooks:\n- name: validate.sealgate.dev\n  admissionReviewVersions: [v1]\n  sideEffects: None\n  timeoutSeconds: 5\n  failurePolicy: Fail\n  clientConfig:\n    url: https://127.0.0.1:{port}/validate\n    caBundle: {ca_bundle}\n  namespaceSelector:\n    matchExpressions: [{{key: kubernetes.io/metadata.name, operator: In, values: [{ns}]}}]\n  rules:\n  - {{apiGroups: [apps], apiVersions: [v1], operations: [CREATE, UPDATE], resources: [deployments], scope: Namespaced}}\n",
+        "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingWebhookConfiguration\
+            \nmetadata: {{name: {}}}\nwebhooks:\n- name: validate.sealgate.dev\
+            \n  admissionReviewVersions: [v1]\n  sideEffects: None\n  timeoutSeconds: 5\
+            \n  failurePolicy: Fail\n  clientConfig:\n    url: https://127.0.0.1:{port}/validate\
+            \n    caBundle: {ca_bundle}\n  namespaceSelector:\n    matchExpressions: [{{key: kubernetes.io/metadata.name, \
+            operator: In, values: [{ns}]}}]\n  rules:\n  - {{apiGroups: [apps], apiVersions: [v1], operations: \
+            [CREATE, UPDATE], resources: [deployments], scope: Namespaced}}\
+            \n",
         env.webhook_config
     );
     assert!(env.kubectl(&["apply", "-f", "-"], Some(&config)).0);

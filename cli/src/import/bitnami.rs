@@ -606,7 +606,11 @@ mod tests {
     fn deprecated_whole_secret_data() {
         let key = super::super::hybrid::tests::test_key();
         let public = key.private().to_public_key();
-        let inner = br#"{"kind":"Secret","apiVersion":"v1","metadata":{"name":"db","namespace":"shop","labels":{"app":"old"},"creationTimestamp":null},"data":{"password":"aHVudGVyMg=="},"type":"Opaque"}"#;
+        let inner = concat!(
+            r#"{"kind":"Secret","apiVersion":"v1","metadata":{"name":"db","namespace":"shop","labels":{"app":"old"},"#,
+            r#""creationTimestamp":null},"data":{"password":"aHVudGVyMg=="},"type":"Opaque"}"#
+        )
+        .as_bytes();
         let sealed = super::super::hybrid::tests::encrypt(&public, inner, "shop/db");
         let v = json!({
             "apiVersion": API_VERSION, "kind": "SealedSecret",

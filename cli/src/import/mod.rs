@@ -2,7 +2,7 @@
 //! out. Every value is decrypted into a zeroizing buffer and sealed again at
 //! once; plaintext is never written anywhere. Any failure writes nothing.
 
-mod bitnami;
+pub mod bitnami;
 mod hybrid;
 mod keys;
 
@@ -17,7 +17,6 @@ use serde_json::Value;
 use crate::args::{Format, ImportBitnamiArgs, ImportCommand};
 use crate::files;
 
-pub use bitnami::BitnamiScope;
 use bitnami::BitnamiSealed;
 
 pub fn run(command: ImportCommand) -> Result<()> {
