@@ -125,10 +125,13 @@ pub struct Answer {
 }
 
 /// The parts of an AdmissionReview request the decision needs, read by serde
-/// straight off the body, borrowing from it.
+/// straight off the body, borrowing from it. `O` is how the object is read:
+/// straight into the typed model, in the one pass every review gets, or as its
+/// text, when that pass fails, to tell an object that cannot be read (answered)
+/// from a review that cannot (refused).
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RequestBody<'a> {
+struct RequestBody<'a, O> {
     #[serde(borrow)]
     uid: Cow<'a, str>,
     #[serde(borrow)]
@@ -139,8 +142,8 @@ struct RequestBody<'a> {
     namespace: Option<Cow<'a, str>>,
     #[serde(borrow)]
     operation: Cow<'a, str>,
-    #[serde(default, borrow)]
-    object: Option<Object<'a>>,
+    #[serde(default = "Option::default")]
+    object: Option<O>,
     /// Needed only on UPDATE, when the new object has findings: kept as text until then.
     #[serde(default, borrow)]
     old_object: Option<&'a RawValue>,
@@ -157,30 +160,19 @@ struct Gvk<'a> {
 }
 
 #[derive(serde::Deserialize)]
-struct ReviewBody<'a> {
-    #[serde(default, borrow)]
-    request: Option<RequestBody<'a>>,
+struct ReviewBody<'a, O> {
+    #[serde(default = "Option::default", borrow)]
+    request: Option<RequestBody<'a, O>>,
 }
 
-/// The review's `object`: its text, and the typed model read from it, or why
-/// it could not be read (kept, so the review is answered rather than refused).
-struct Object<'a> {
-    text: &'a str,
-    view: Result<WorkloadView<'a>, serde_json::Error>,
-}
-
-impl<'de: 'a, 'a> serde::Deserialize<'de> for Object<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = <&'de RawValue>::deserialize(d)?.get();
-        Ok(Object {
-            text,
-            view: serde_json::from_str(text),
-        })
-    }
-}
+/// The review's `object` read into the typed model, or why it could not be (kept,
+/// so the review is answered rather than refused).
+type Object<'a> = Result<WorkloadView<'a>, serde_json::Error>;
 
 /// A parsed request, borrowing its strings and objects from the body.
 pub struct Review<'a> {
+    /// The whole body, for the rare message that quotes the object.
+    body: &'a str,
     uid: Cow<'a, str>,
     kind: Cow<'a, str>,
     name: Cow<'a, str>,
@@ -252,18 +244,26 @@ impl<'a> Review<'a> {
     pub fn parse(body: &'a [u8]) -> Result<Result<Review<'a>, Answer>, BadReview> {
         // Checked as UTF-8 once here rather than string by string in the parser.
         let body = std::str::from_utf8(body).map_err(|e| BadReview(format!("not UTF-8: {e}")))?;
-        let review = serde_json::from_str::<ReviewBody<'a>>(body).map_err(|e| BadReview(first_part(&e)))?;
-        let review = review.request;
-        let Some(req) = review else {
-            return Ok(Err(Answer {
-                reply: Reply::Review(Box::new(
-                    AdmissionResponse::invalid("AdmissionReview has no request").into_review(),
-                )),
-                kind: "",
-                operation: "",
-                verdict: Verdict::Invalid,
-            }));
+        let review = match serde_json::from_str::<ReviewBody<'a, WorkloadView<'a>>>(body) {
+            Ok(review) => review.request.map(|req| Review::new(body, req, Ok)),
+            // The body again, the object as text this time: either the review cannot be
+            // read (refused), or the object cannot, and reading it alone says why.
+            Err(_) => serde_json::from_str::<ReviewBody<'a, &'a RawValue>>(body)
+                .map_err(|e| BadReview(first_part(&e)))?
+                .request
+                .map(|req| Review::new(body, req, |text| serde_json::from_str(text.get()))),
         };
+        Ok(review.ok_or_else(|| Answer {
+            reply: Reply::Review(Box::new(
+                AdmissionResponse::invalid("AdmissionReview has no request").into_review(),
+            )),
+            kind: "",
+            operation: "",
+            verdict: Verdict::Invalid,
+        }))
+    }
+
+    fn new<O>(body: &'a str, req: RequestBody<'a, O>, object: impl FnOnce(O) -> Object<'a>) -> Self {
         let operation = match &*req.operation {
             "CREATE" => "CREATE",
             "UPDATE" => "UPDATE",
@@ -276,16 +276,24 @@ impl<'a> Review<'a> {
             .namespace
             .filter(|n| !n.is_empty())
             .unwrap_or(Cow::Borrowed("default"));
-        Ok(Ok(Review {
+        Review {
+            body,
             uid: req.uid,
             kind: req.kind.kind,
             name: req.name.unwrap_or_default(),
             namespace,
             operation,
             api_version,
-            object: req.object,
+            object: req.object.map(object),
             old_object: req.old_object,
-        }))
+        }
+    }
+
+    /// The object's text, found again in the body (only messages about an object
+    /// that is not a workload quote it).
+    fn object_text(&self) -> Option<&'a str> {
+        let review = serde_json::from_str::<ReviewBody<'a, &'a RawValue>>(self.body).ok()?;
+        Some(review.request?.object?.get())
     }
 
     /// Namespace of the request.
@@ -339,7 +347,7 @@ impl<'a> Review<'a> {
             return unreadable("the request has no object");
         };
         let type_ = (&*self.api_version, &**kind);
-        let view = match &object.view {
+        let view = match object {
             Ok(view) => view,
             // Text serde_json cannot read (the API server never sends it): refused in every mode.
             Err(e) if e.is_syntax() || e.is_eof() => {
@@ -359,8 +367,8 @@ impl<'a> Review<'a> {
                     .and_then(|o| refs::extract_json(o.get(), type_, namespace).ok().flatten()),
             },
             // Not a JSON object, or one that says it is of a kind sealgate does not check.
-            Ok(None) => unreadable(&other_type(object.text, type_)),
-            Err(e) if e.field.is_empty() => unreadable(&other_type(object.text, type_)),
+            Ok(None) => unreadable(&other_type(self.object_text(), type_)),
+            Err(e) if e.field.is_empty() => unreadable(&other_type(self.object_text(), type_)),
             Err(e) => unreadable(&format!("not a valid {kind}: {e}")),
         }
     }
@@ -437,8 +445,8 @@ fn first_part(e: &serde_json::Error) -> String {
 
 /// Why `text`, JSON that is not read as a workload, is not one: not a JSON object,
 /// or one whose type is not the request's.
-fn other_type(text: &str, (api_version, kind): (&str, &str)) -> String {
-    let map = match serde_json::from_str::<serde_json::Value>(text) {
+fn other_type(text: Option<&str>, (api_version, kind): (&str, &str)) -> String {
+    let map = match serde_json::from_str::<serde_json::Value>(text.unwrap_or_default()) {
         Ok(serde_json::Value::Object(map)) => map,
         Ok(other) => return format!("it is {}, not a JSON object", json_shape(&other)),
         Err(_) => return "it is not a JSON object".to_owned(),

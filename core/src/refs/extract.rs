@@ -65,7 +65,7 @@ pub(super) struct Found<'f> {
 impl Found<'_> {
     /// Field path, e.g. `spec.template.spec.containers[api].env[DB_PASSWORD]`.
     pub fn field(&self) -> String {
-        (self.field)()
+        path(self.field)
     }
 
     /// The reference, owned.
@@ -149,25 +149,25 @@ impl Head<'_> {
         };
         let path = self.pod_spec_path;
         let mut x = Extractor { sink };
-        let at = || path.to_owned();
+        let at = |p: &mut String| p.push_str(path);
         for (list, containers) in [
             ("initContainers", &spec.init_containers),
             ("containers", &spec.containers),
             ("ephemeralContainers", &spec.ephemeral_containers),
         ] {
             for (i, c) in objects(containers, &at, (list, "must be a mapping (a container)"))? {
-                x.container(c, &|| element(&at, list, &c.name, i))?;
+                x.container(c, &|p: &mut String| element(&at, list, &c.name, i, p))?;
             }
         }
         for (i, v) in objects(&spec.volumes, &at, ("volumes", "must be a mapping with a `name`"))? {
-            x.volume(v, &|| element(&at, "volumes", &v.name, i))?;
+            x.volume(v, &|p: &mut String| element(&at, "volumes", &v.name, i, p))?;
         }
         for (i, p) in objects(
             &spec.image_pull_secrets,
             &at,
             ("imagePullSecrets", "must be a mapping with a `name`"),
         )? {
-            let field = || element(&at, "imagePullSecrets", &Lax::Absent, i);
+            let field = |p: &mut String| element(&at, "imagePullSecrets", &Lax::Absent, i, p);
             (x.sink)(Found {
                 secret: string(&p.name, &field, "name")?,
                 key: None,
@@ -210,14 +210,19 @@ fn pod_spec<'v, 'a>(object: &'v model::Object<'a>, path: &str) -> Lax<&'v model:
     }
 }
 
-/// A field path, built only when it is needed (most are needed only for errors).
-type At<'p> = &'p dyn Fn() -> String;
+/// A field path, written out only when it is needed: it appends itself to a string.
+type At<'p> = &'p dyn Fn(&mut String);
 
-/// `{at}.{list}[{name}]` when the element has a name, else `{at}.{list}[{index}]`.
-/// Built into the string `at` returns, without `format!`.
-fn element(at: At<'_>, list: &str, name: &model::Str<'_>, index: usize) -> String {
-    let mut path = at();
-    path.reserve(list.len() + 24);
+/// The path `at` writes, in one allocation for most paths.
+fn path(at: At<'_>) -> String {
+    let mut path = String::with_capacity(64);
+    at(&mut path);
+    path
+}
+
+/// Appends `{at}.{list}[{name}]` when the element has a name, else `{at}.{list}[{index}]`.
+fn element(at: At<'_>, list: &str, name: &model::Str<'_>, index: usize, path: &mut String) {
+    at(path);
     path.push('.');
     path.push_str(list);
     path.push('[');
@@ -229,12 +234,16 @@ fn element(at: At<'_>, list: &str, name: &model::Str<'_>, index: usize) -> Strin
         }
     }
     path.push(']');
-    path
 }
 
 fn wrong(at: At<'_>, key: &str, problem: &'static str) -> RefError {
     RefError {
-        field: format!("{}.{key}", at()),
+        field: {
+            let mut field = path(at);
+            field.push('.');
+            field.push_str(key);
+            field
+        },
         problem,
     }
 }
@@ -295,13 +304,19 @@ struct Extractor<'s> {
 impl Extractor<'_> {
     fn container(&mut self, c: &model::Container<'_>, at: At<'_>) -> Result<(), RefError> {
         for (i, env) in objects(&c.env, at, ("env", "must be a mapping with a `name`"))? {
-            let field = || element(at, "env", &env.name, i);
+            let field = |p: &mut String| element(at, "env", &env.name, i, p);
             let Some(from) = mapping(&env.value_from, &field, "valueFrom")? else {
                 continue;
             };
-            let from_at = || format!("{}.valueFrom", field());
+            let from_at = |p: &mut String| {
+                field(p);
+                p.push_str(".valueFrom");
+            };
             if let Some(r) = mapping(&from.secret_key_ref, &from_at, "secretKeyRef")? {
-                let at = || format!("{}.secretKeyRef", from_at());
+                let at = |p: &mut String| {
+                    from_at(p);
+                    p.push_str(".secretKeyRef");
+                };
                 (self.sink)(Found {
                     secret: string(&r.name, &at, "name")?,
                     key: Some(string(&r.key, &at, "key")?),
@@ -312,9 +327,12 @@ impl Extractor<'_> {
             }
         }
         for (i, from) in objects(&c.env_from, at, ("envFrom", "must be a mapping (a source)"))? {
-            let field = || element(at, "envFrom", &Lax::Absent, i);
+            let field = |p: &mut String| element(at, "envFrom", &Lax::Absent, i, p);
             if let Some(r) = mapping(&from.secret_ref, &field, "secretRef")? {
-                let at = || format!("{}.secretRef", field());
+                let at = |p: &mut String| {
+                    field(p);
+                    p.push_str(".secretRef");
+                };
                 (self.sink)(Found {
                     secret: string(&r.name, &at, "name")?,
                     key: None,
@@ -331,18 +349,28 @@ impl Extractor<'_> {
         if let Some(s) = mapping(&v.secret, at, "secret")? {
             let kinds = (RefKind::Volume, RefKind::VolumeItem);
             let name = (&s.secret_name, "secretName");
-            self.secret_source(s, name, kinds, at, &|| format!("{}.secret", at()))?;
+            let secret_at = |p: &mut String| {
+                at(p);
+                p.push_str(".secret");
+            };
+            self.secret_source(s, name, kinds, at, &secret_at)?;
         }
         if let Some(p) = mapping(&v.projected, at, "projected")? {
-            let sources_at = || format!("{}.projected", at());
+            let sources_at = |p: &mut String| {
+                at(p);
+                p.push_str(".projected");
+            };
             for (i, src) in objects(
                 &p.sources,
                 &sources_at,
                 ("sources", "must be a mapping (a source)"),
             )? {
-                let src_at = || element(&sources_at, "sources", &Lax::Absent, i);
+                let src_at = |p: &mut String| element(&sources_at, "sources", &Lax::Absent, i, p);
                 if let Some(s) = mapping(&src.secret, &src_at, "secret")? {
-                    let field = || format!("{}.secret", src_at());
+                    let field = |p: &mut String| {
+                        src_at(p);
+                        p.push_str(".secret");
+                    };
                     let kinds = (RefKind::Projected, RefKind::ProjectedItem);
                     self.secret_source(s, (&s.name, "name"), kinds, &field, &field)?;
                 }
@@ -381,7 +409,7 @@ impl Extractor<'_> {
             return Ok(());
         }
         for (i, item) in items {
-            let item_at = || element(at, "items", &Lax::Absent, i);
+            let item_at = |p: &mut String| element(at, "items", &Lax::Absent, i, p);
             (self.sink)(Found {
                 secret,
                 key: Some(string(&item.key, &item_at, "key")?),
