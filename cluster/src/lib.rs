@@ -347,7 +347,9 @@ mod tests {
                 json!({
                 "apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadataList", "metadata": {},
                 "items": [
-                    {"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata", "metadata": {"name": "db", "namespace": "prod", "annotations": {"sealgate.dev/keys": "password,user", "other": "x"}}},
+                    {"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata", "metadata": {
+                        "name": "db", "namespace": "prod",
+                        "annotations": {"sealgate.dev/keys": "password,user", "other": "x"}}},
                     {"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata", "metadata": {"name": "legacy", "namespace": "prod"}}
                 ]}),
             ),

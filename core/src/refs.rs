@@ -217,14 +217,9 @@ impl RefError {
 /// of a larger document (an AdmissionReview's `object`), borrowing from it;
 /// then [`WorkloadView::extract`]. Values of unexpected shapes do not fail the
 /// read, `extract` reports them; a repeated field does fail it.
-#[derive(Debug, Default)]
-pub struct WorkloadView<'a>(Lax<model::Object<'a>>);
-
-impl<'de: 'a, 'a> serde::Deserialize<'de> for WorkloadView<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Lax::<model::Object<'a>>::deserialize(d).map(WorkloadView)
-    }
-}
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(transparent)]
+pub struct WorkloadView<'a>(#[serde(borrow)] Lax<model::Object<'a>>);
 
 impl WorkloadView<'_> {
     /// The workload, as [`extract_json`] gives it.

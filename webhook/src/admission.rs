@@ -384,7 +384,8 @@ impl<'a> Review<'a> {
     /// Decides about `subject` (from [`Review::subject`] with the same `mode`, the
     /// namespace's or the default).
     pub fn decide(&self, subject: &Subject, inventory: &dyn Inventory, mode: Mode) -> Answer {
-        let response = self.response();
+        // Built only for a reply with something to say: an allow is written out directly.
+        let response = || self.response();
         let answer = |response, verdict| self.answer(response, verdict);
         let (workload, old_workload) = match subject {
             Subject::Skipped => return self.allowed(Verdict::Skipped),
@@ -392,15 +393,15 @@ impl<'a> Review<'a> {
                 return match mode {
                     Mode::Warn => answer(
                         with_warnings(
-                            response,
+                            response(),
                             vec![format!("{message} [admitted: namespace in warn mode]")],
                         ),
                         Verdict::Unreadable,
                     ),
-                    _ => answer(response.deny(message), Verdict::Unreadable),
+                    _ => answer(response().deny(message), Verdict::Unreadable),
                 };
             }
-            Subject::Malformed(message) => return answer(response.deny(message), Verdict::Unreadable),
+            Subject::Malformed(message) => return answer(response().deny(message), Verdict::Unreadable),
             Subject::Workload { new, old } => (new, old.as_ref()),
         };
         let (blocking, mut warnings) = findings(workload, old_workload, inventory);
@@ -415,23 +416,23 @@ impl<'a> Review<'a> {
                     workload.describe()
                 ),
             );
-            return answer(with_warnings(response, all), Verdict::Warned);
+            return answer(with_warnings(response(), all), Verdict::Warned);
         }
         let problems: Vec<String> = blocking.iter().map(|f| line(workload, f)).collect();
         match (problems.is_empty(), mode) {
             (true, _) if warnings.is_empty() => self.allowed(Verdict::Allowed),
-            (true, _) => answer(with_warnings(response, warnings), Verdict::Warned),
+            (true, _) => answer(with_warnings(response(), warnings), Verdict::Warned),
             (false, Mode::Warn) => {
                 let mut all: Vec<String> = problems
                     .into_iter()
                     .map(|p| format!("{p} [admitted: namespace in warn mode]"))
                     .collect();
                 all.append(&mut warnings);
-                answer(with_warnings(response, all), Verdict::Warned)
+                answer(with_warnings(response(), all), Verdict::Warned)
             }
             (false, _) => {
                 let message = problems.join("\n");
-                answer(with_warnings(response, warnings).deny(message), Verdict::Denied)
+                answer(with_warnings(response(), warnings).deny(message), Verdict::Denied)
             }
         }
     }

@@ -2,91 +2,17 @@
 //! service account and every Secret reference with its field path, or an error
 //! naming the first field not shaped as Kubernetes defines it.
 
-use serde_json::{Map, Value};
-
 use super::model::{self, Lax};
 use super::{RefError, RefKind, SecretRef, Workload, pod_spec_path};
 
-/// The workload from the model; `type_` stands in for an absent apiVersion and kind.
+/// The workload from the model, `None` when it is not a workload; `type_` stands in
+/// for an absent apiVersion and kind. A pod spec not shaped as Kubernetes defines it
+/// is an error naming the field.
 pub(super) fn build(
     object: &model::Object<'_>,
     type_: Option<(&str, &str)>,
     default_namespace: &str,
 ) -> Result<Option<Workload>, RefError> {
-    let Some(head) = head(object, type_.unwrap_or_default(), default_namespace)? else {
-        return Ok(None);
-    };
-    let mut refs = Vec::new();
-    head.walk(&mut |r| refs.push(r.to_secret_ref()))?;
-    Ok(Some(Workload {
-        kind: head.kind.to_owned(),
-        namespace: head.namespace.to_owned(),
-        name: head.name.to_owned(),
-        service_account: head.service_account.to_owned(),
-        pod_spec_path: head.pod_spec_path,
-        refs,
-        annotations: head.annotations.cloned().unwrap_or_default(),
-    }))
-}
-
-/// A workload as the model shows it, before its references are walked: what the
-/// policy needs of the object itself, borrowed from the model.
-#[derive(Debug)]
-pub(super) struct Head<'v> {
-    /// Kind, e.g. `Deployment`.
-    pub kind: &'v str,
-    /// Namespace (the default one when the object has none).
-    pub namespace: &'v str,
-    /// Name.
-    pub name: &'v str,
-    /// `serviceAccountName` of the pod (`default` when unset; empty without a pod spec).
-    pub service_account: &'v str,
-    /// Field path of the pod spec, e.g. `spec.template.spec`.
-    pub pod_spec_path: &'static str,
-    /// sealgate's own annotations (`sealgate.dev/…`), if the object has any annotations.
-    pub annotations: Option<&'v Map<String, Value>>,
-    spec: Option<&'v model::Spec<'v>>,
-}
-
-/// A reference as the walk over the model finds it, borrowed from the object; its
-/// field path is built only when asked for.
-pub(super) struct Found<'f> {
-    /// Secret name (may be empty).
-    pub secret: &'f str,
-    /// The key, when the reference needs one.
-    pub key: Option<&'f str>,
-    /// `optional: true`.
-    pub optional: bool,
-    /// How it is referenced.
-    pub kind: RefKind,
-    field: At<'f>,
-}
-
-impl Found<'_> {
-    /// Field path, e.g. `spec.template.spec.containers[api].env[DB_PASSWORD]`.
-    pub fn field(&self) -> String {
-        path(self.field)
-    }
-
-    /// The reference, owned.
-    pub fn to_secret_ref(&self) -> SecretRef {
-        SecretRef {
-            secret: self.secret.to_owned(),
-            key: self.key.map(str::to_owned),
-            optional: self.optional,
-            kind: self.kind,
-            field: self.field(),
-        }
-    }
-}
-
-/// The head of the workload in `object`; `None` when it is not a workload. A pod
-/// spec that is not a mapping is an error.
-pub(super) fn head<'v>(
-    object: &'v model::Object<'_>,
-    (default_api_version, default_kind): (&'v str, &'v str),
-    default_namespace: &'v str,
-) -> Result<Option<Head<'v>>, RefError> {
     fn text<'v>(s: &'v model::Str<'_>, default: &'v str) -> &'v str {
         match s {
             Lax::Got(s) => s,
@@ -94,90 +20,50 @@ pub(super) fn head<'v>(
             Lax::Wrong => "",
         }
     }
-    let api_version = text(&object.api_version, default_api_version);
+    let (default_api_version, default_kind) = type_.unwrap_or_default();
     let kind = text(&object.kind, default_kind);
-    let Some(path) = pod_spec_path(api_version, kind) else {
+    let Some(path) = pod_spec_path(text(&object.api_version, default_api_version), kind) else {
         return Ok(None);
     };
     let metadata = match &object.metadata {
         Lax::Got(m) => Some(m),
         _ => None,
     };
-    let meta_str = |s: Option<&'v model::Str<'_>>| s.map_or("", |s| text(s, ""));
+    let meta_str = |s: Option<&model::Str<'_>>| s.map_or("", |s| text(s, "")).to_owned();
     let namespace = meta_str(metadata.map(|m| &m.namespace));
-    let spec = match pod_spec(object, path) {
-        Lax::Absent => None,
-        Lax::Got(spec) => Some(spec),
+    let mut refs = Refs(Vec::new());
+    let service_account = match pod_spec(object, path) {
+        Lax::Absent => "",
         Lax::Wrong => {
             return Err(RefError {
                 field: path.to_owned(),
                 problem: "is not a mapping",
             });
         }
-    };
-    let service_account = spec.map_or("", |spec| {
-        match (&spec.service_account_name, &spec.service_account) {
-            (Lax::Got(s), _) | (Lax::Absent, Lax::Got(s)) if !s.is_empty() => s,
-            _ => "default",
+        Lax::Got(spec) => {
+            refs.pod_spec(spec, path)?;
+            match (&spec.service_account_name, &spec.service_account) {
+                (Lax::Got(s), _) | (Lax::Absent, Lax::Got(s)) if !s.is_empty() => s,
+                _ => "default",
+            }
         }
-    });
-    Ok(Some(Head {
-        kind,
+    };
+    Ok(Some(Workload {
+        kind: kind.to_owned(),
         namespace: if namespace.is_empty() {
-            default_namespace
+            default_namespace.to_owned()
         } else {
             namespace
         },
         name: meta_str(metadata.map(|m| &m.name)),
-        service_account,
+        service_account: service_account.to_owned(),
         pod_spec_path: path,
+        refs: refs.0,
         annotations: match metadata.map(|m| &m.annotations) {
-            Some(Lax::Got(a)) => Some(&a.0),
-            _ => None,
+            Some(Lax::Got(a)) => a.0.clone(),
+            _ => Default::default(),
         },
-        spec,
     }))
-}
-
-impl Head<'_> {
-    /// Calls `sink` with every reference of the pod spec, in document order. A pod
-    /// spec not shaped as Kubernetes defines it is an error naming the field; the
-    /// references before it have been passed to `sink` by then.
-    pub fn walk(&self, sink: &mut dyn FnMut(Found<'_>)) -> Result<(), RefError> {
-        let Some(spec) = self.spec else {
-            return Ok(());
-        };
-        let path = self.pod_spec_path;
-        let mut x = Extractor { sink };
-        let at = |p: &mut String| p.push_str(path);
-        for (list, containers) in [
-            ("initContainers", &spec.init_containers),
-            ("containers", &spec.containers),
-            ("ephemeralContainers", &spec.ephemeral_containers),
-        ] {
-            for (i, c) in objects(containers, &at, (list, "must be a mapping (a container)"))? {
-                x.container(c, &|p: &mut String| element(&at, list, &c.name, i, p))?;
-            }
-        }
-        for (i, v) in objects(&spec.volumes, &at, ("volumes", "must be a mapping with a `name`"))? {
-            x.volume(v, &|p: &mut String| element(&at, "volumes", &v.name, i, p))?;
-        }
-        for (i, p) in objects(
-            &spec.image_pull_secrets,
-            &at,
-            ("imagePullSecrets", "must be a mapping with a `name`"),
-        )? {
-            let field = |p: &mut String| element(&at, "imagePullSecrets", &Lax::Absent, i, p);
-            (x.sink)(Found {
-                secret: string(&p.name, &field, "name")?,
-                key: None,
-                optional: false,
-                kind: RefKind::ImagePull,
-                field: &field,
-            });
-        }
-        Ok(())
-    }
 }
 
 /// The pod spec at `path` (one of [`pod_spec_path`]'s). Like a lookup in JSON, a
@@ -297,11 +183,54 @@ fn mapping<'v, T>(m: &'v Lax<T>, at: At<'_>, key: &str) -> Result<Option<&'v T>,
     }
 }
 
-struct Extractor<'s> {
-    sink: &'s mut dyn FnMut(Found<'_>),
-}
+/// The references found so far, in document order.
+struct Refs(Vec<SecretRef>);
 
-impl Extractor<'_> {
+impl Refs {
+    /// Every reference of the pod spec at `path`.
+    fn pod_spec(&mut self, spec: &model::Spec<'_>, path: &str) -> Result<(), RefError> {
+        let at = |p: &mut String| p.push_str(path);
+        for (list, containers) in [
+            ("initContainers", &spec.init_containers),
+            ("containers", &spec.containers),
+            ("ephemeralContainers", &spec.ephemeral_containers),
+        ] {
+            for (i, c) in objects(containers, &at, (list, "must be a mapping (a container)"))? {
+                self.container(c, &|p: &mut String| element(&at, list, &c.name, i, p))?;
+            }
+        }
+        for (i, v) in objects(&spec.volumes, &at, ("volumes", "must be a mapping with a `name`"))? {
+            self.volume(v, &|p: &mut String| element(&at, "volumes", &v.name, i, p))?;
+        }
+        for (i, p) in objects(
+            &spec.image_pull_secrets,
+            &at,
+            ("imagePullSecrets", "must be a mapping with a `name`"),
+        )? {
+            let field = |p: &mut String| element(&at, "imagePullSecrets", &Lax::Absent, i, p);
+            self.push(
+                string(&p.name, &field, "name")?,
+                None,
+                false,
+                RefKind::ImagePull,
+                &field,
+            );
+        }
+        Ok(())
+    }
+
+    /// A reference to Secret `secret` (may be empty), of `key` when it needs one, with
+    /// its field path, e.g. `spec.template.spec.containers[api].env[DB_PASSWORD]`.
+    fn push(&mut self, secret: &str, key: Option<&str>, optional: bool, kind: RefKind, field: At<'_>) {
+        self.0.push(SecretRef {
+            secret: secret.to_owned(),
+            key: key.map(str::to_owned),
+            optional,
+            kind,
+            field: path(field),
+        });
+    }
+
     fn container(&mut self, c: &model::Container<'_>, at: At<'_>) -> Result<(), RefError> {
         for (i, env) in objects(&c.env, at, ("env", "must be a mapping with a `name`"))? {
             let field = |p: &mut String| element(at, "env", &env.name, i, p);
@@ -317,13 +246,14 @@ impl Extractor<'_> {
                     from_at(p);
                     p.push_str(".secretKeyRef");
                 };
-                (self.sink)(Found {
-                    secret: string(&r.name, &at, "name")?,
-                    key: Some(string(&r.key, &at, "key")?),
-                    optional: optional(&r.optional, &at)?,
-                    kind: RefKind::EnvKey,
-                    field: &field,
-                });
+                let (secret, key) = (string(&r.name, &at, "name")?, string(&r.key, &at, "key")?);
+                self.push(
+                    secret,
+                    Some(key),
+                    optional(&r.optional, &at)?,
+                    RefKind::EnvKey,
+                    &field,
+                );
             }
         }
         for (i, from) in objects(&c.env_from, at, ("envFrom", "must be a mapping (a source)"))? {
@@ -333,13 +263,14 @@ impl Extractor<'_> {
                     field(p);
                     p.push_str(".secretRef");
                 };
-                (self.sink)(Found {
-                    secret: string(&r.name, &at, "name")?,
-                    key: None,
-                    optional: optional(&r.optional, &at)?,
-                    kind: RefKind::EnvFrom,
-                    field: &field,
-                });
+                let secret = string(&r.name, &at, "name")?;
+                self.push(
+                    secret,
+                    None,
+                    optional(&r.optional, &at)?,
+                    RefKind::EnvFrom,
+                    &field,
+                );
             }
         }
         Ok(())
@@ -399,24 +330,18 @@ impl Extractor<'_> {
         )?
         .peekable();
         if items.peek().is_none() {
-            (self.sink)(Found {
-                secret,
-                key: None,
-                optional,
-                kind: whole,
-                field,
-            });
+            self.push(secret, None, optional, whole, field);
             return Ok(());
         }
         for (i, item) in items {
             let item_at = |p: &mut String| element(at, "items", &Lax::Absent, i, p);
-            (self.sink)(Found {
+            self.push(
                 secret,
-                key: Some(string(&item.key, &item_at, "key")?),
+                Some(string(&item.key, &item_at, "key")?),
                 optional,
-                kind: item_kind,
+                item_kind,
                 field,
-            });
+            );
         }
         Ok(())
     }
